@@ -1,0 +1,45 @@
+# rumpsp: top-level build. Each part keeps its rules in its own rules.mk;
+# this file holds the shared variables and the user-facing targets.
+
+GO	?= go
+CC	?= gcc
+AR	?= ar
+OBJCOPY	?= objcopy
+BUILD	?= $(CURDIR)/build
+PREFIX	?= /usr/local
+REFERENCE ?= $(wildcard $(CURDIR)/../shared/reference/sysproxy.c)
+
+CFLAGS	?= -O2 -g
+CFLAGS	+= -Wall -Wextra -Wno-unused-parameter -I$(CURDIR)/include
+LDLIBS_RUMPSP = -lpthread -ldl
+
+# The archive and the header cgo generates for it.
+ARCHIVE	= $(BUILD)/librumpsp.a
+
+.PHONY: all archive run test gotest ctest bench check-abi install clean
+
+all: archive
+
+include cexport/rules.mk
+include tests/c/rules.mk
+include link/rules.mk
+
+# The main job: the archive serving the demo kernel to the demo client on
+# a unix socket in a fresh temporary directory.
+run: $(ARCHIVE) $(DEMO_SERVER) $(DEMO_CLIENT)
+	@dir=$$(mktemp -d) && \
+	    trap 'kill $$srv 2>/dev/null; rm -rf "$$dir"' EXIT && \
+	    url="unix://$$dir/rumpsp.sock" && \
+	    $(DEMO_SERVER) "$$url" & srv=$$!; \
+	    $(CURDIR)/tests/c/waitsock.sh "$$dir/rumpsp.sock" && \
+	    $(DEMO_CLIENT) "$$url"; rc=$$?; wait $$srv; exit $$rc
+
+gotest:
+	gofmt -l . | tee /dev/stderr | (! read x)
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+test: gotest ctest
+
+clean:
+	rm -rf $(BUILD)
