@@ -42,6 +42,7 @@ type fakeKernel struct {
 	failFork bool
 	lastErr  Errno // last copy error seen by a syscall
 	finis    int
+	noReboot bool
 	blocked  chan int32 // receives the pid of each sysBlock caller
 }
 
@@ -173,6 +174,9 @@ func (k *fakeKernel) Syscall(pid int32, num int32, args []byte, tag uint64) Sysc
 		return binary.NativeEndian.Uint64(args[8*i:])
 	}
 	var r SyscallResult
+	if (num == sysRead || num == sysWrite) && arg(2) > 16<<20 {
+		return SyscallResult{Errno: EINVAL}
+	}
 	switch num {
 	case sysGetpid:
 		r.Retval = [2]int64{int64(p.pid), int64(p.ppid)}
@@ -223,6 +227,10 @@ func (k *fakeKernel) Syscall(pid int32, num int32, args []byte, tag uint64) Sysc
 		<-wake
 		r.Errno = EINTR
 	case sysReboot:
+		if k.noReboot {
+			r.Errno = EPERM
+			break
+		}
 		k.mu.Lock()
 		k.finis++
 		k.mu.Unlock()
