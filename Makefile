@@ -16,7 +16,7 @@ LDLIBS_RUMPSP = -lpthread -ldl
 # The archive and the header cgo generates for it.
 ARCHIVE	= $(BUILD)/librumpsp.a
 
-.PHONY: all archive run test gotest ctest bench check-abi install clean
+.PHONY: all archive run test gotest ctest bench check-abi install clean fuzz
 
 all: archive
 
@@ -27,19 +27,20 @@ include link/rules.mk
 # The main job: the archive serving the demo kernel to the demo client on
 # a unix socket in a fresh temporary directory.
 run: $(ARCHIVE) $(DEMO_SERVER) $(DEMO_CLIENT)
-	@dir=$$(mktemp -d) && \
-	    trap 'kill $$srv 2>/dev/null; rm -rf "$$dir"' EXIT && \
-	    url="unix://$$dir/rumpsp.sock" && \
-	    $(DEMO_SERVER) "$$url" & srv=$$!; \
-	    $(CURDIR)/tests/c/waitsock.sh "$$dir/rumpsp.sock" && \
-	    $(DEMO_CLIENT) "$$url"; rc=$$?; wait $$srv; exit $$rc
+	@$(CURDIR)/tests/c/run.sh $(DEMO_SERVER) $(DEMO_CLIENT)
 
 gotest:
 	gofmt -l . | tee /dev/stderr | (! read x)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
-test: gotest ctest
+test: gotest ctest link-test check-abi
 
 clean:
 	rm -rf $(BUILD)
+
+# A bounded fuzzing pass over the frame decoder and a live connection.
+FUZZTIME ?= 15s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzHeader$$' -fuzztime $(FUZZTIME) ./core
+	$(GO) test -run '^$$' -fuzz '^FuzzConn$$' -fuzztime $(FUZZTIME) ./core

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -62,7 +63,10 @@ func Start(k Kernel, cfg Config) (*Server, error) {
 	s.work.max = cfg.MaxWorker
 	s.pool.max = cfg.IdleWorker
 	s.prefork.init(s)
-	s.log.server("listening on %s %s", ep.network, ep.addr)
+	if s.log.on() {
+		s.log.server("listening on %s %s; %d goroutines", ep.network,
+			ep.addr, runtime.NumGoroutine())
+	}
 	s.acceptWG.Add(1)
 	go s.acceptLoop()
 	return s, nil
@@ -151,11 +155,18 @@ func (s *Server) lookup(c Cookie) *conn {
 }
 
 // forget removes a finished connection.
+// When debugging, the last one out reports the goroutine count, so that
+// leak tests can compare it with the count before the first client.
 func (s *Server) forget(c *conn) {
 	s.mu.Lock()
 	delete(s.clients, c.id)
+	idle := len(s.clients) == 0
 	s.mu.Unlock()
 	s.conns.Done()
+	if idle && s.log.on() {
+		s.log.server("no clients; %d goroutines",
+			runtime.NumGoroutine())
+	}
 }
 
 // NumClients returns the number of connections not yet torn down.
