@@ -99,9 +99,13 @@ func (c *conn) reply(h header) error {
 			e = EFAULT
 		}
 	case typeCopyinstr:
-		if bytes.IndexByte(w.buf[:n], 0) < 0 {
+		// A client sends the string with its NUL, or exactly the
+		// asked length when the string does not fit; the kernel
+		// turns the latter into ENAMETOOLONG itself. Anything else
+		// is malformed.
+		if n < len(w.buf) && bytes.IndexByte(w.buf[:n], 0) < 0 {
 			c.srv.log.client(c.id, h.reqno,
-				"string reply without NUL")
+				"short string reply without NUL")
 			e = EFAULT
 		}
 	}
@@ -131,8 +135,10 @@ func (s *Server) CopyIn(ck Cookie, raddr uint64, dst []byte) Errno {
 
 // CopyInStr copies a NUL-terminated string of at most len(dst) bytes from
 // the client's address raddr into dst and returns its length with the NUL.
-// The reply lands in a scratch buffer first and reaches dst only once it
-// is known to fit and to end in a NUL.
+// A string that does not fit arrives as len(dst) bytes without a NUL and
+// is passed on as such, for the kernel to refuse with ENAMETOOLONG. The
+// reply lands in a scratch buffer first and reaches dst only once it is
+// known to be well formed.
 func (s *Server) CopyInStr(ck Cookie, raddr uint64, dst []byte) (int, Errno) {
 	c := s.lookup(ck)
 	if c == nil {
@@ -145,7 +151,10 @@ func (s *Server) CopyInStr(ck Cookie, raddr uint64, dst []byte) (int, Errno) {
 	e := c.ask(w, header{class: classReq, typ: typeCopyinstr}, desc[:])
 	n := 0
 	if e == 0 {
-		n = bytes.IndexByte(w.buf[:w.n], 0) + 1
+		n = w.n
+		if i := bytes.IndexByte(w.buf[:w.n], 0); i >= 0 {
+			n = i + 1
+		}
 		copy(dst, w.buf[:n])
 	}
 	w.buf = nil

@@ -784,6 +784,76 @@ test_threads(struct env *env)
 }
 
 static void
+test_execblock(struct env *env)
+{
+	struct blocked b;
+	pthread_t pt;
+	struct spc *spc;
+	char name[DK_MAXCOMLEN + 1];
+	long rv[2], pid, wfd;
+
+	spc = xconnect(env, "execblock");
+	pid = OKSYS0(spc, DK_SYS_getpid);
+	CHECKEQ(SYS0(spc, rv, DK_SYS_pipe), 0);
+	memset(&b, 0, sizeof(b));
+	b.spc = spc;
+	b.fd = rv[0];
+	wfd = rv[1];
+	CHECKEQ(pthread_create(&pt, NULL, blocked_read, &b), 0);
+	msleep(100);
+
+	/* Exec interrupts the blocked read and waits for it to finish. */
+	OK(spc_exec(spc, "execblocked"));
+	pthread_join(pt, NULL);
+	CHECKEQ(b.error, DK_EINTR);
+	CHECKEQ(OKSYS0(spc, DK_SYS_getpid), pid);
+	OKSYS(spc, DK_SYS_getname, P(name), sizeof(name));
+	CHECK(strcmp(name, "execblocked") == 0);
+	/* The process runs normally again: the pipe still works. */
+	CHECKEQ(OKSYS(spc, DK_SYS_write, wfd, P("ok"), 3), 3);
+	CHECKEQ(OKSYS(spc, DK_SYS_read, b.fd, P(name), sizeof(name)), 3);
+	CHECKEQ(OKSYS(spc, DK_SYS_procinfo, pid), 1);
+	spc_close(spc);
+}
+
+static void
+test_discoblock(struct env *env)
+{
+	struct blocked b[3];
+	pthread_t pt[3];
+	struct spc *spc, *obs;
+	long rv[2], n0, pid;
+	int i;
+
+	obs = xconnect(env, "observer");
+	n0 = nproc(obs);
+	spc = xconnect(env, "discoblock");
+	pid = OKSYS0(spc, DK_SYS_getpid);
+	for (i = 0; i < 3; i++) {
+		CHECKEQ(SYS0(spc, rv, DK_SYS_pipe), 0);
+		memset(&b[i], 0, sizeof(b[i]));
+		b[i].spc = spc;
+		b[i].fd = rv[0];
+		CHECKEQ(pthread_create(&pt[i], NULL, blocked_read, &b[i]), 0);
+	}
+	msleep(100);
+	/* Three lwps besides the main one are blocked in the kernel. */
+	CHECKEQ(SYS(obs, rv, DK_SYS_procinfo, pid), 0);
+	CHECKEQ(rv[1], 4);
+
+	/* Hanging up must wake them in the kernel and free the process. */
+	spc_hangup(spc);
+	for (i = 0; i < 3; i++) {
+		pthread_join(pt[i], NULL);
+		CHECKEQ(b[i].error, SPC_ENOTCONN);
+	}
+	spc_close(spc);
+	wait_nproc(obs, n0, 3000);
+	CHECKEQ(SYS(obs, rv, DK_SYS_procinfo, pid), DK_ESRCH);
+	spc_close(obs);
+}
+
+static void
 test_daemon(struct env *env)
 {
 	struct spc *spc;
@@ -932,6 +1002,10 @@ static const struct test tests[] = {
 	{ "many", test_many, 0, "64 clients at once, mixed system calls" },
 	{ "threads", test_threads, 0,
 	    "several blocked system calls on one connection" },
+	{ "execblock", test_execblock, 0,
+	    "exec interrupts and waits for a blocked system call" },
+	{ "discoblock", test_discoblock, 0,
+	    "hanging up frees a process with blocked system calls" },
 	{ "daemon", test_daemon, T_DAEMON | T_SERVEREXIT,
 	    "the server forks before rumpuser_sp_init (-d)" },
 	{ "disco", test_disco, 0,

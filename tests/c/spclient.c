@@ -38,22 +38,29 @@
 
 #define BANNER_PREFIX	"RUMPSP-0.4-"
 
-static int spc_debug = -1;
+static int spc_debug;
+static pthread_once_t spc_debug_once = PTHREAD_ONCE_INIT;
 
 #define DPRINTF(x) do {							\
 	if (debugging())						\
 		dprintf_ x;						\
 } while (/*CONSTCOND*/0)
 
-static int
-debugging(void)
+static void
+debug_init(void)
 {
 	const char *s;
 
-	if (spc_debug == -1) {
-		s = getenv("SPCLIENT_DEBUG");
-		spc_debug = s != NULL && *s != '\0' && strcmp(s, "0") != 0;
-	}
+	s = getenv("SPCLIENT_DEBUG");
+	if (s != NULL && *s != '\0' && strcmp(s, "0") != 0)
+		spc_debug = 1;
+}
+
+static int
+debugging(void)
+{
+
+	pthread_once(&spc_debug_once, debug_init);
 	return spc_debug;
 }
 
@@ -73,6 +80,7 @@ void
 spc_setdebug(int on)
 {
 
+	pthread_once(&spc_debug_once, debug_init);
 	spc_debug = on;
 }
 
@@ -758,6 +766,13 @@ spc_waitdead(struct spc *spc, int ms)
 	dead = spc->spc_dead;
 	pthread_mutex_unlock(&spc->spc_lock);
 	return dead;
+}
+
+void
+spc_hangup(struct spc *spc)
+{
+
+	shutdown(spc->spc_fd, SHUT_RDWR);
 }
 
 void

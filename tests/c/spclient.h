@@ -152,6 +152,12 @@ int	spc_dead(struct spc *spc);
 /* Wait up to ms milliseconds for the server to close the connection. */
 int	spc_waitdead(struct spc *spc, int ms);
 
+/*
+ * Hang up without freeing anything: calls in progress on other threads
+ * fail with SPC_ENOTCONN.  spc_close is still needed afterwards.
+ */
+void	spc_hangup(struct spc *spc);
+
 /* Close the connection and free everything. */
 void	spc_close(struct spc *spc);
 
