@@ -50,6 +50,12 @@ type Config struct {
 	// the file descriptor limit. Connections over it are closed at once.
 	MaxClients int
 
+	// MaxClientCalls bounds the system calls one client may have queued
+	// or running; more are answered with ERROR TRYAGAIN (EAGAIN to the
+	// program). It keeps one client from holding every worker. Zero
+	// means half of MaxWorker.
+	MaxClientCalls int
+
 	// Debug receives one line per event when not nil.
 	Debug io.Writer
 }
@@ -61,6 +67,7 @@ const (
 	EnvHandshakeTimeout = "RUMPSP_HANDSHAKE_TIMEOUT" // Go duration or seconds
 	EnvPreforkTimeout   = "RUMPSP_PREFORK_TIMEOUT"   // Go duration or seconds
 	EnvMaxClients       = "RUMPSP_MAX_CLIENTS"       // count, 0 = unlimited
+	EnvMaxClientCalls   = "RUMPSP_MAX_CLIENT_CALLS"  // count
 )
 
 // DefaultConfig returns the defaults, overridden by the RUMPSP_*
@@ -79,6 +86,7 @@ func DefaultConfig() Config {
 	}
 	envInt(EnvMaxFrame, &c.MaxFrame, headerSize)
 	envInt(EnvMaxClients, &c.MaxClients, 0)
+	envInt(EnvMaxClientCalls, &c.MaxClientCalls, 1)
 	envDuration(EnvHandshakeTimeout, &c.HandshakeTimeout)
 	envDuration(EnvPreforkTimeout, &c.PreforkTimeout)
 	return c
@@ -127,6 +135,9 @@ func (c Config) withDefaults() Config {
 		c.IdleWorker = 0
 	} else if c.IdleWorker == 0 {
 		c.IdleWorker = DefaultIdleWorker
+	}
+	if c.MaxClientCalls <= 0 {
+		c.MaxClientCalls = max(1, c.MaxWorker/2)
 	}
 	if c.MaxFrame < headerSize {
 		c.MaxFrame = DefaultMaxFrame

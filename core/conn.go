@@ -359,6 +359,10 @@ func (c *conn) syscall(h header) (bool, error) {
 		tag: c.srv.nextTag.Add(1)}
 
 	c.mu.Lock()
+	if c.syscalls >= c.srv.cfg.MaxClientCalls {
+		c.mu.Unlock()
+		return false, c.tryAgain(j, bp, "client has too many calls")
+	}
 	c.refs++
 	c.syscalls++
 	if c.active == nil {
@@ -367,8 +371,16 @@ func (c *conn) syscall(h header) (bool, error) {
 	c.active[j.tag] = j
 	c.mu.Unlock()
 
-	if !c.srv.work.acquire(j) {
+	switch c.srv.work.acquire(j) {
+	case queued:
 		return false, nil
+	case full:
+		c.mu.Lock()
+		delete(c.active, j.tag)
+		c.syscalls--
+		c.refs--
+		c.mu.Unlock()
+		return false, c.tryAgain(j, bp, "work queue full")
 	}
 	c.srv.pool.run(c.readFn)
 	for j != nil {
@@ -380,6 +392,17 @@ func (c *conn) syscall(h header) (bool, error) {
 		j = c.srv.work.next()
 	}
 	return true, nil
+}
+
+// tryAgain refuses a system call for want of resources. The client maps
+// ERROR TRYAGAIN to EAGAIN; the connection stays up.
+func (c *conn) tryAgain(j *job, bp *[]byte, why string) error {
+	if bp != nil {
+		argPool.Put(bp)
+	}
+	c.srv.log.client(c.id, j.reqno, "syscall %d refused: %s", j.num, why)
+	c.sendError(j.reqno, errTryAgain)
+	return nil
 }
 
 // run executes the call in the kernel and answers it, unless Fini

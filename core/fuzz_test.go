@@ -51,6 +51,17 @@ var fuzzSrv struct {
 	once sync.Once
 	s    *Server
 	k    *fakeKernel
+	dir  string
+}
+
+// TestMain removes the fuzz server's socket directory; each fuzz worker
+// process makes its own.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fuzzSrv.dir != "" {
+		os.RemoveAll(fuzzSrv.dir)
+	}
+	os.Exit(code)
 }
 
 // FuzzConn feeds arbitrary bytes, after the banner, to a live connection of
@@ -103,7 +114,7 @@ func FuzzConn(f *testing.F) {
 				t.Fatal(err)
 			}
 			k.srvp.Store(s)
-			fuzzSrv.s, fuzzSrv.k = s, k
+			fuzzSrv.s, fuzzSrv.k, fuzzSrv.dir = s, k, dir
 		})
 		s := fuzzSrv.s
 		nc, err := net.Dial("unix", s.ep.addr)

@@ -2,6 +2,18 @@ package core
 
 import "sync"
 
+// maxQueuedBytes bounds the argument bytes of all queued system calls
+// together, so that clients that send calls faster than the kernel
+// finishes them cannot grow the server without limit.
+const maxQueuedBytes = 32 << 20
+
+// Results of workQueue.acquire.
+const (
+	runNow = iota // a slot was free; the caller runs the job
+	queued        // the job waits for a slot
+	full          // the queue is full; the job was not taken
+)
+
 // workQueue bounds the system calls that run at once. A goroutine that
 // acquires a slot runs its job and then, before giving the slot back, every
 // job that queued up meanwhile, in arrival order.
@@ -10,19 +22,25 @@ type workQueue struct {
 	max     int    // immutable after Start
 	running int    // guarded by mu; slots taken
 	queue   []*job // guarded by mu; jobs waiting for a slot, oldest first
+	qbytes  int    // guarded by mu; argument bytes of the queued jobs
+	qlimit  int    // immutable after Start; bound of qbytes
 }
 
-// acquire takes a slot for j and returns true, or queues j and returns
-// false when every slot is taken.
-func (w *workQueue) acquire(j *job) bool {
+// acquire takes a slot for j (runNow), queues j (queued), or refuses it
+// when the queue holds too much already (full).
+func (w *workQueue) acquire(j *job) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.running < w.max {
 		w.running++
-		return true
+		return runNow
 	}
+	if w.qbytes+len(j.args) > w.qlimit {
+		return full
+	}
+	w.qbytes += len(j.args)
 	w.queue = append(w.queue, j)
-	return false
+	return queued
 }
 
 // next returns the oldest queued job, keeping the caller's slot, or gives
@@ -32,6 +50,7 @@ func (w *workQueue) next() *job {
 	defer w.mu.Unlock()
 	if len(w.queue) > 0 {
 		j := w.queue[0]
+		w.qbytes -= len(j.args)
 		w.queue[0] = nil
 		w.queue = w.queue[1:]
 		if len(w.queue) == 0 {

@@ -61,6 +61,7 @@ func Start(k Kernel, cfg Config) (*Server, error) {
 		clients: make(map[Cookie]*conn),
 	}
 	s.work.max = cfg.MaxWorker
+	s.work.qlimit = maxQueuedBytes
 	s.pool.max = cfg.IdleWorker
 	s.prefork.init(s)
 	if s.log.on() {

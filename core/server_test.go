@@ -570,3 +570,53 @@ func TestCopyWithUnknownCookie(t *testing.T) {
 		t.Fatal("anonmmap to unknown client")
 	}
 }
+
+func TestPerClientCallLimit(t *testing.T) {
+	s, k := testServer(t, func(c *Config) { c.MaxClientCalls = 2 })
+	a := dialServer(t, s)
+	a.guest("hog")
+	b := dialServer(t, s)
+	b.guest("victim")
+	go a.syscall(sysBlock)
+	go a.syscall(sysBlock)
+	<-k.blocked
+	<-k.blocked
+	f, ok := a.call(header{typ: typeSyscall, arg: sysEcho}, nil)
+	if !ok || f.h.class != classError || f.h.arg != errTryAgain {
+		t.Fatalf("third call of a client: %+v", f.h)
+	}
+	if e, _, ok := b.syscall(sysEcho); !ok || e != 0 {
+		t.Fatal("other client not served")
+	}
+}
+
+func TestQueueByteLimit(t *testing.T) {
+	s, k := testServer(t, func(c *Config) { c.MaxWorker = 1 })
+	s.work.mu.Lock()
+	s.work.qlimit = 100
+	s.work.mu.Unlock()
+	a := dialServer(t, s)
+	a.guest("a")
+	b := dialServer(t, s)
+	b.guest("b")
+	go a.syscall(sysBlock)
+	<-k.blocked
+	f, ok := b.call(header{typ: typeSyscall, arg: sysEcho}, make([]byte, 200))
+	if !ok || f.h.class != classError || f.h.arg != errTryAgain {
+		t.Fatalf("call over the queue limit: %+v", f.h)
+	}
+	done := make(chan bool)
+	go func() {
+		e, _, ok := b.syscall(sysEcho, 1)
+		done <- ok && e == 0
+	}()
+	eventually(t, "queued", func() bool {
+		s.work.mu.Lock()
+		defer s.work.mu.Unlock()
+		return len(s.work.queue) == 1
+	})
+	a.close()
+	if !<-done {
+		t.Fatal("queued call failed")
+	}
+}

@@ -109,8 +109,11 @@ func TestCopyinstrLongerThanAsked(t *testing.T) {
 	by.finish(t)
 }
 
-// TestCopyinstrWithoutNUL: a string reply with no NUL within the length
-// asked, or a short one without NUL, is EFAULT and changes nothing.
+// TestCopyinstrWithoutNUL: a string reply shorter than asked must end in
+// a NUL; without one it is EFAULT and changes nothing. A reply of exactly
+// the length asked is how librumpclient sends a string that does not fit:
+// it reaches the kernel as is, which refuses it (ENAMETOOLONG, which
+// __setlogin reports as EINVAL), and no more than the buffer is written.
 func TestCopyinstrWithoutNUL(t *testing.T) {
 	s := startServer(t)
 	c := s.guest(t, "c")
@@ -118,7 +121,7 @@ func TestCopyinstrWithoutNUL(t *testing.T) {
 		t.Fatal(err)
 	}
 	f0, _ := faults(t, c)
-	for i, reply := range []string{strings.Repeat("x", 17), "abc", ""} {
+	for i, reply := range []string{"abc", "", strings.Repeat("z", 16)} {
 		c.hook = replyOnce(typeCopyinstr, []byte(reply))
 		r, err := c.syscall(sysSetlogin, c.allocString("bob"))
 		if err != nil || r.errno != eFAULT {
@@ -126,6 +129,15 @@ func TestCopyinstrWithoutNUL(t *testing.T) {
 				err, r.errno)
 		}
 		waitFaults(t, c, f0+int64(i)+1)
+	}
+	c.hook = replyOnce(typeCopyinstr, []byte(strings.Repeat("x", 17)))
+	if r, err := c.syscall(sysSetlogin, c.allocString("bob")); err != nil ||
+		r.errno != eINVAL {
+		t.Fatalf("17 bytes without NUL: %v, error %d; want EINVAL", err,
+			r.errno)
+	}
+	if n, _ := faults(t, c); n != f0+3 {
+		t.Errorf("a string that does not fit counted as a fault")
 	}
 	buf := c.alloc(32, nil)
 	if _, err := c.ok(sysGetlogin, buf, 32); err != nil {

@@ -9,8 +9,8 @@ import (
 	"bytes"
 	"errors"
 	"os"
-	"testing"
 	"syscall"
+	"testing"
 	"time"
 	"unsafe"
 )

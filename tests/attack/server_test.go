@@ -78,10 +78,14 @@ type server struct {
 // own before that, the test fails.
 func startServer(t *testing.T, env ...string) *server {
 	t.Helper()
-	return startBinary(t, demoServerPath(t), env...)
+	return startBinary(t, demoServerPath(t), true, env...)
 }
 
-func startBinary(t *testing.T, bin string, env ...string) *server {
+// startBinary runs bin as startServer does. Unless logs, the server
+// prints no debug log (the C reference) and is ready once it accepts a
+// connection.
+func startBinary(t *testing.T, bin string, logs bool,
+	env ...string) *server {
 	t.Helper()
 	s := &server{
 		t:      t,
@@ -114,6 +118,16 @@ func startBinary(t *testing.T, bin string, env ...string) *server {
 	}()
 	t.Cleanup(s.stop)
 
+	if !logs {
+		for range 400 {
+			if c, err := dial(s.sock); err == nil {
+				c.close()
+				return s
+			}
+			sleep()
+		}
+		t.Fatalf("%s does not accept connections", bin)
+	}
 	i, err := s.waitLine(0, "listening on", 30*time.Second)
 	if err != nil {
 		t.Fatalf("server did not start: %v", err)
@@ -169,6 +183,21 @@ func (s *server) stop() {
 	}
 }
 
+// expectDeath waits for the server to exit by itself, which is what the
+// test wanted to show.
+func (s *server) expectDeath(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.done:
+		s.mu.Lock()
+		s.killed = true
+		s.mu.Unlock()
+		t.Logf("server exited as expected: %v", s.exitErr)
+	case <-time.After(20 * time.Second):
+		t.Errorf("server survived")
+	}
+}
+
 // exited reports whether the server process is gone.
 func (s *server) exited() bool {
 	select {
@@ -186,6 +215,7 @@ func (s *server) mark() int {
 	return len(s.lines)
 }
 
+// line returns log line i.
 func (s *server) line(i int) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -286,15 +316,18 @@ func (s *server) threads() int { return s.procCount("task") }
 func (s *server) fds() int { return s.procCount("fd") }
 
 // rssKB is the server's resident set size in kB.
-func (s *server) rssKB() int {
+func (s *server) rssKB() int { return s.statusKB("VmRSS") }
+
+// statusKB reads a kB field of /proc/PID/status.
+func (s *server) statusKB(field string) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid))
 	if err != nil {
 		s.t.Errorf("reading status: %v", err)
 		return -1
 	}
-	m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(b)
+	m := regexp.MustCompile(field + `:\s+(\d+) kB`).FindSubmatch(b)
 	if m == nil {
-		s.t.Errorf("no VmRSS in /proc/%d/status", s.pid)
+		s.t.Errorf("no %s in /proc/%d/status", field, s.pid)
 		return -1
 	}
 	n, _ := strconv.Atoi(string(m[1]))
@@ -312,6 +345,7 @@ type snapshot struct {
 	procs      int // demo kernel processes, pid 1 included (syscall 501)
 }
 
+// String formats the snapshot for failure messages.
 func (n snapshot) String() string {
 	return fmt.Sprintf("%d goroutines, %d threads, %d fds, %d processes",
 		n.goroutines, n.threads, n.fds, n.procs)
@@ -363,12 +397,19 @@ func (s *server) baseline(t *testing.T) snapshot {
 	return n
 }
 
+// kernelCallers is the number of the demo kernel's own threads that call
+// into the server from C (its two I/O threads and its signal thread, see
+// demokern.c). The Go runtime binds a goroutine to a C thread the first
+// time it calls in and keeps it, counted, for the thread's life.
+const kernelCallers = 3
+
 // goroutineBound is the most goroutines a server without clients may
-// have: those it had when it started listening, plus the idle pool it is
-// designed to keep, plus one for the goroutine that logs the count (it is
-// the last client's, on its way out).
+// have: those it had when it started listening, the idle pool it is
+// designed to keep, one per kernel thread that has called in, and one
+// for the goroutine that logs the count (the last client's reader, on
+// its way out).
 func (s *server) goroutineBound() int {
-	return s.startGoroutines + idleWorkers + 1
+	return s.startGoroutines + idleWorkers + kernelCallers + 1
 }
 
 // settled reports whether n is back to base: the same descriptors and

@@ -87,6 +87,7 @@ const (
 	mapAnon    = 0x1000
 
 	eFAULT = 14
+	eINVAL = 22
 	eNOMEM = 12
 
 	maxComLen = 16 // process name, NUL excluded
@@ -105,6 +106,7 @@ type hdr struct {
 	arg   uint32
 }
 
+// encode returns the 24 bytes of h.
 func (h hdr) encode() []byte {
 	b := make([]byte, hdrSize)
 	order.PutUint64(b[0:], h.len)
@@ -115,6 +117,7 @@ func (h hdr) encode() []byte {
 	return b
 }
 
+// decodeHdr reads a header from the first 24 bytes of b.
 func decodeHdr(b []byte) hdr {
 	return hdr{
 		len:   order.Uint64(b[0:]),
@@ -205,6 +208,7 @@ func (c *client) readBanner() error {
 	return nil
 }
 
+// close hangs up.
 func (c *client) close() { c.nc.Close() }
 
 // write sends raw bytes.
@@ -232,6 +236,7 @@ func (c *client) readFrame() (frame, error) {
 	return c.readFrameWithin(ioTimeout)
 }
 
+// readFrameWithin reads one frame, waiting at most d for it.
 func (c *client) readFrameWithin(d time.Duration) (frame, error) {
 	var b [hdrSize]byte
 	c.nc.SetReadDeadline(time.Now().Add(d))
