@@ -21,10 +21,11 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/rumpsp-prof.XXXXXX") || exit 1
 pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 
-calls="read write writev sendmsg recvfrom recvmsg epoll_wait epoll_pwait
-    epoll_ctl futex nanosleep poll ppoll sched_yield accept4 clone clone3
-    mmap munmap madvise getrandom close tgkill rt_sigreturn rt_sigprocmask
-    fcntl mprotect pselect6"
+calls="read write writev readv sendmsg sendto recvfrom recvmsg accept
+    accept4 epoll_wait epoll_pwait epoll_ctl futex nanosleep poll ppoll
+    sched_yield clone clone3 mmap munmap madvise getrandom close tgkill
+    rt_sigreturn rt_sigprocmask fcntl mprotect pselect6 ioctl setsockopt
+    getsockopt dup"
 events=task-clock,context-switches,cpu-migrations,sched:sched_wakeup
 for c in $calls; do
 	events=$events,syscalls:sys_enter_$c

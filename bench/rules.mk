@@ -2,7 +2,7 @@
 # reference's.  Included by the top-level Makefile after tests/c/rules.mk,
 # whose client library and demo servers it uses.
 #
-#	make bench [BENCH_RUNS=5] [BENCH_MS=600]
+#	make bench [BENCH_RUNS=7] [BENCH_MS=500]
 #
 # prints one line per figure (median [min..max] of the runs) and, last,
 # the summary line; it redraws bench/rtt.png.  BENCHMARKS.md explains the
@@ -13,8 +13,8 @@ BENCH_BUILD	= $(BUILD)/bench
 BENCH_CLIENT	= $(BENCH_BUILD)/spbench
 BENCH_DRIVER	= $(BENCH_BUILD)/driver
 BENCH_PLOT	= $(BENCH_BUILD)/rttplot
-BENCH_RUNS	?= 5
-BENCH_MS	?= 600
+BENCH_RUNS	?= 7
+BENCH_MS	?= 500
 
 $(BENCH_BUILD)/spbench.o: $(BENCH)/spbench.c $(TESTS_C_HDRS)
 	@mkdir -p $(@D)

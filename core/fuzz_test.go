@@ -109,7 +109,8 @@ func FuzzConn(f *testing.F) {
 			}
 			s, err := Start(k, Config{URL: "unix://" +
 				dir + "/fuzz.sock",
-				HandshakeTimeout: 2 * time.Second})
+				HandshakeTimeout: 100 * time.Millisecond,
+				PreforkTimeout:   100 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
