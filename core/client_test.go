@@ -291,11 +291,13 @@ func (w testLogWriter) Write(b []byte) (int, error) {
 // eventually polls cond for up to 10 seconds.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	for i := 0; i < 1000; i++ {
+	deadline := time.Now().Add(10 * time.Second)
+	for pause := 100 * time.Microsecond; time.Now().Before(deadline); {
 		if cond() {
 			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(pause)
+		pause = min(2*pause, 10*time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
