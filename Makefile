@@ -22,6 +22,7 @@ all: archive
 
 include cexport/rules.mk
 include tests/c/rules.mk
+include bench/rules.mk
 include link/rules.mk
 include tests/attack/rules.mk
 
