@@ -14,10 +14,13 @@ package main
 #cgo CFLAGS: -I${SRCDIR}/../include -I${SRCDIR}/../hypercall -Wall
 #include <stddef.h>
 #include <stdint.h>
+#include "spwait.h"
 */
 import "C"
 
 import (
+	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -86,6 +89,15 @@ func rumpsp_go_init(url, ostype, osrelease, machine *C.char,
 		cfg.IdleWorker = -1
 	}
 
+	// Most of the runtime's Ps are held by threads that sit in the kernel
+	// (a cgo call per running system call, a wait per copyin), and a P
+	// held that way is only taken back by sysmon, tens of microseconds
+	// or more later. Twice as many Ps as CPUs keeps the goroutines that
+	// read the sockets running meanwhile; BENCHMARKS.md has the figures.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(2 * runtime.NumCPU())
+	}
+
 	s, err := core.Start(hypercall.Kernel{}, cfg)
 	if err != nil {
 		return C.int(core.ErrnoOf(err))
@@ -94,31 +106,38 @@ func rumpsp_go_init(url, ostype, osrelease, machine *C.char,
 	return 0
 }
 
-//export rumpsp_go_copyin
-func rumpsp_go_copyin(cookie C.uintptr_t, raddr C.uintptr_t,
-	laddr unsafe.Pointer, n C.size_t) C.int {
-	s := current()
-	if s == nil {
-		return C.int(core.EFAULT)
+// waker returns the Done that wakes the C thread waiting on the struct
+// rumpsp_wait at w. Every failure is EFAULT to the kernel but a failed
+// client mmap, which is ENOMEM.
+func waker(w C.uintptr_t) core.Done {
+	return func(n uint64, e core.Errno) {
+		if e != 0 && e != core.ENOMEM {
+			e = core.EFAULT
+		}
+		C.rumpsp_wait_done(w, C.uint64_t(n), C.int(e))
 	}
-	return transport(s.CopyIn(core.Cookie(cookie), uint64(raddr),
-		cbytes(laddr, n)))
 }
 
-//export rumpsp_go_copyinstr
-func rumpsp_go_copyinstr(cookie C.uintptr_t, raddr C.uintptr_t,
-	laddr unsafe.Pointer, n *C.size_t) C.int {
+//export rumpsp_go_copyin_start
+func rumpsp_go_copyin_start(cookie C.uintptr_t, raddr C.uintptr_t,
+	laddr unsafe.Pointer, n C.size_t, w C.uintptr_t) C.int {
 	s := current()
 	if s == nil {
 		return C.int(core.EFAULT)
 	}
-	got, e := s.CopyInStr(core.Cookie(cookie), uint64(raddr),
-		cbytes(laddr, *n))
-	if e != 0 {
-		return transport(e)
+	return transport(s.StartCopyIn(core.Cookie(cookie), uint64(raddr),
+		cbytes(laddr, n), waker(w)))
+}
+
+//export rumpsp_go_copyinstr_start
+func rumpsp_go_copyinstr_start(cookie C.uintptr_t, raddr C.uintptr_t,
+	laddr unsafe.Pointer, n C.size_t, w C.uintptr_t) C.int {
+	s := current()
+	if s == nil {
+		return C.int(core.EFAULT)
 	}
-	*n = C.size_t(got)
-	return 0
+	return transport(s.StartCopyInStr(core.Cookie(cookie), uint64(raddr),
+		cbytes(laddr, n), waker(w)))
 }
 
 //export rumpsp_go_copyout
@@ -132,25 +151,15 @@ func rumpsp_go_copyout(cookie C.uintptr_t, raddr C.uintptr_t,
 		cbytes(laddr, n)))
 }
 
-//export rumpsp_go_anonmmap
-func rumpsp_go_anonmmap(cookie C.uintptr_t, howmuch C.size_t,
-	addr *C.uintptr_t) C.int {
+//export rumpsp_go_anonmmap_start
+func rumpsp_go_anonmmap_start(cookie C.uintptr_t, howmuch C.size_t,
+	w C.uintptr_t) C.int {
 	s := current()
 	if s == nil {
 		return C.int(core.EFAULT)
 	}
-	a, e := s.AnonMmap(core.Cookie(cookie), uint64(howmuch))
-	switch {
-	case e == core.ENOMEM:
-		return C.int(e)
-	case e != 0:
-		return C.int(core.EFAULT)
-	case a == 0:
-		// The client answered, but its mmap failed.
-		return C.int(core.ENOMEM)
-	}
-	*addr = C.uintptr_t(a)
-	return 0
+	return transport(s.StartAnonMmap(core.Cookie(cookie),
+		uint64(howmuch), waker(w)))
 }
 
 //export rumpsp_go_raise

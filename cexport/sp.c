@@ -10,17 +10,21 @@
  * exports it as rumpsp_go_rt0 (see mkarchive.sh); this file calls it.
  */
 
+#include <sys/syscall.h>
 #include <sys/types.h>
 
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rump/rumpuser.h>
 
 #include "hypercall.h"
+#include "spwait.h"
 #include "_cgo_export.h"
 
 #ifndef __GLIBC__
@@ -153,16 +157,50 @@ rumpuser_sp_init(const char *url, const char *ostype,
 	    rumpsp_idleworker);
 }
 
+/*
+ * Called by the Go goroutine that read the reply (or lost the connection).
+ * The waiter may return as soon as it sees w_state set, so nothing here
+ * touches *w after that store but the futex wake, which only uses the
+ * address as a key.
+ */
+void
+rumpsp_wait_done(uintptr_t wp, uint64_t n, int error)
+{
+	struct rumpsp_wait *w = (struct rumpsp_wait *)wp;
+
+	w->w_n = n;
+	w->w_error = error;
+	__atomic_store_n(&w->w_state, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &w->w_state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/*
+ * Wait for a request that rumpsp_go_*_start accepted.  A spurious wake-up
+ * (a stale wake on a reused stack address) just goes round the loop.
+ */
+static int
+rumpsp_wait(struct rumpsp_wait *w)
+{
+
+	while (__atomic_load_n(&w->w_state, __ATOMIC_ACQUIRE) == 0)
+		syscall(SYS_futex, &w->w_state, FUTEX_WAIT_PRIVATE, 0, NULL,
+		    NULL, 0);
+	return w->w_error;
+}
+
 int
 rumpuser_sp_copyin(void *arg, const void *raddr, void *laddr, size_t len)
 {
+	struct rumpsp_wait w = { 0, 0, 0 };
 	int error, nlocks;
 
 	if (!rumpsp_started_p())
 		return RUMPSP_EFAULT;
 	rumpsp_hyp_cpu_release(&nlocks);
-	error = rumpsp_go_copyin((uintptr_t)arg, (uintptr_t)raddr, laddr,
-	    len);
+	error = rumpsp_go_copyin_start((uintptr_t)arg, (uintptr_t)raddr,
+	    laddr, len, (uintptr_t)&w);
+	if (error == 0)
+		error = rumpsp_wait(&w);
 	rumpsp_hyp_cpu_acquire(nlocks);
 	return error;
 }
@@ -171,13 +209,16 @@ int
 rumpuser_sp_copyinstr(void *arg, const void *raddr, void *laddr,
     size_t *len)
 {
+	struct rumpsp_wait w = { 0, 0, 0 };
 	int error, nlocks;
 
 	if (!rumpsp_started_p())
 		return RUMPSP_EFAULT;
 	rumpsp_hyp_cpu_release(&nlocks);
-	error = rumpsp_go_copyinstr((uintptr_t)arg, (uintptr_t)raddr, laddr,
-	    len);
+	error = rumpsp_go_copyinstr_start((uintptr_t)arg, (uintptr_t)raddr,
+	    laddr, *len, (uintptr_t)&w);
+	if (error == 0 && (error = rumpsp_wait(&w)) == 0)
+		*len = (size_t)w.w_n;
 	rumpsp_hyp_cpu_acquire(nlocks);
 	return error;
 }
@@ -207,16 +248,17 @@ rumpuser_sp_copyoutstr(void *arg, const void *laddr, void *raddr,
 int
 rumpuser_sp_anonmmap(void *arg, size_t howmuch, void **addr)
 {
-	uintptr_t a = 0;
+	struct rumpsp_wait w = { 0, 0, 0 };
 	int error, nlocks;
 
 	if (!rumpsp_started_p())
 		return RUMPSP_EFAULT;
 	rumpsp_hyp_cpu_release(&nlocks);
-	error = rumpsp_go_anonmmap((uintptr_t)arg, howmuch, &a);
+	error = rumpsp_go_anonmmap_start((uintptr_t)arg, howmuch,
+	    (uintptr_t)&w);
+	if (error == 0 && (error = rumpsp_wait(&w)) == 0)
+		*addr = (void *)(uintptr_t)w.w_n;
 	rumpsp_hyp_cpu_acquire(nlocks);
-	if (error == 0)
-		*addr = (void *)a;
 	return error;
 }
 

@@ -471,7 +471,7 @@ func (c *conn) lost(err error) {
 	c.mu.Unlock()
 
 	for _, w := range ws {
-		w.finish(ENOTCONN)
+		w.finish(0, ENOTCONN)
 	}
 	c.nc.Close()
 	c.srv.prefork.orphan(c)

@@ -1,33 +1,60 @@
 package core
 
-import (
-	"bytes"
-	"sync"
-)
+import "bytes"
+
+// Done receives the outcome of a request begun with StartCopyIn,
+// StartCopyInStr or StartAnonMmap: the string length with its NUL for
+// COPYINSTR, the address for ANONMMAP, 0 for COPYIN; e is EFAULT when the
+// client could not be reached or answered wrongly, and ENOMEM when its
+// mmap failed. Done is called exactly once, from the goroutine that reads
+// the client's reply or tears the connection down, possibly before the
+// Start method has returned; it must not block.
+//
+// The Start methods let a caller from C wait outside Go: a thread parked
+// in Go inside a cgo callback is locked to its M, and waking it costs the
+// runtime two more thread switches than a plain condition variable.
+type Done func(n uint64, e Errno)
 
 // wait is a server request (COPYIN, COPYINSTR or ANONMMAP) waiting for the
-// client's reply. The reader that takes it out of conn.waiters owns it
-// until it calls finish; only then may the requester look at it or let its
-// buffer go.
+// client's reply. The reader that takes it out of conn.waiters owns it and
+// the memory of dst until it calls finish.
 type wait struct {
 	typ  uint16
 	buf  []byte // where the reply body goes; len is what was asked
-	n    int    // body bytes received
-	err  Errno  // set by finish
-	done chan struct{}
+	dst  []byte // COPYINSTR: where a well-formed string is copied
+	done Done
 }
 
-var waitPool = sync.Pool{New: func() any {
-	return &wait{done: make(chan struct{}, 1)}
-}}
-
-func (w *wait) finish(e Errno) {
-	w.err = e
-	w.done <- struct{}{}
+// finish completes w with the n reply bytes in w.buf, or with error e.
+func (w *wait) finish(n int, e Errno) {
+	if e != 0 {
+		w.done(0, EFAULT)
+		return
+	}
+	switch w.typ {
+	case typeCopyinstr:
+		// buf holds the string with its NUL, or, for a string that
+		// does not fit, exactly len(dst) bytes without one.
+		if i := bytes.IndexByte(w.buf[:n], 0); i >= 0 {
+			n = i + 1
+		}
+		copy(w.dst, w.buf[:n])
+		w.done(uint64(n), 0)
+	case typeAnonmmap:
+		a := order.Uint64(w.buf)
+		if a == 0 {
+			w.done(0, ENOMEM)
+			return
+		}
+		w.done(a, 0)
+	default:
+		w.done(0, 0)
+	}
 }
 
-// ask sends a request for w and waits for its reply. Transport failures
-// and a connection that is or becomes lost give ENOTCONN.
+// ask sends a request for w. If it returns an error, w is forgotten and
+// its done never called; otherwise done is called once the reply is in or
+// the connection is lost.
 func (c *conn) ask(w *wait, h header, body []byte) Errno {
 	c.mu.Lock()
 	if c.state != stateRunning {
@@ -54,8 +81,7 @@ func (c *conn) ask(w *wait, h header, body []byte) Errno {
 		}
 		// The reader or the teardown owns w now and will finish it.
 	}
-	<-w.done
-	return w.err
+	return 0
 }
 
 // reply handles a RESP or ERROR frame from the client: it finds the
@@ -76,20 +102,19 @@ func (c *conn) reply(h header) error {
 
 	if h.class == classError {
 		c.srv.log.client(c.id, h.reqno, "client error %d", h.arg)
-		w.finish(EFAULT)
+		w.finish(0, EFAULT)
 		return h.checkLen(0)
 	}
 	if err := h.checkLen(uint64(len(w.buf))); err != nil {
 		c.srv.log.client(c.id, h.reqno, "reply: %v", err)
-		w.finish(EFAULT)
+		w.finish(0, EFAULT)
 		return err
 	}
 	n := int(h.bodyLen())
 	if err := c.fr.body(w.buf[:n]); err != nil {
-		w.finish(EFAULT)
+		w.finish(0, EFAULT)
 		return err
 	}
-	w.n = n
 	e := Errno(0)
 	switch w.typ {
 	case typeCopyin, typeAnonmmap:
@@ -109,60 +134,98 @@ func (c *conn) reply(h header) error {
 			e = EFAULT
 		}
 	}
-	w.finish(e)
+	w.finish(n, e)
 	return nil
 }
 
-// CopyIn copies len(dst) bytes from the client's address raddr into dst.
-// The reply is read straight into dst; dst must stay valid until return.
-func (s *Server) CopyIn(ck Cookie, raddr uint64, dst []byte) Errno {
+// start looks up the client and sends the request of w.
+func (s *Server) start(ck Cookie, w *wait, h header, body []byte) Errno {
 	c := s.lookup(ck)
 	if c == nil {
 		return EFAULT
 	}
-	w := waitPool.Get().(*wait)
-	w.typ, w.buf, w.n = typeCopyin, dst, 0
-	var desc [copyDescSize]byte
-	putCopyDesc(desc[:], uint64(len(dst)), raddr)
-	e := c.ask(w, header{class: classReq, typ: typeCopyin}, desc[:])
-	w.buf = nil
-	waitPool.Put(w)
-	if e != 0 {
+	if c.ask(w, h, body) != 0 {
 		return EFAULT
 	}
 	return 0
 }
 
-// CopyInStr copies a NUL-terminated string of at most len(dst) bytes from
-// the client's address raddr into dst and returns its length with the NUL.
-// A string that does not fit arrives as len(dst) bytes without a NUL and
-// is passed on as such, for the kernel to refuse with ENAMETOOLONG. The
-// reply lands in a scratch buffer first and reaches dst only once it is
-// known to be well formed.
-func (s *Server) CopyInStr(ck Cookie, raddr uint64, dst []byte) (int, Errno) {
-	c := s.lookup(ck)
-	if c == nil {
-		return 0, EFAULT
-	}
-	w := waitPool.Get().(*wait)
-	w.typ, w.buf, w.n = typeCopyinstr, make([]byte, len(dst)), 0
+// StartCopyIn asks the client for len(dst) bytes at its address raddr.
+// The reply is read straight into dst, which must stay valid until done
+// has been called. A non-zero result means done will not be called.
+func (s *Server) StartCopyIn(ck Cookie, raddr uint64, dst []byte, done Done) Errno {
 	var desc [copyDescSize]byte
 	putCopyDesc(desc[:], uint64(len(dst)), raddr)
-	e := c.ask(w, header{class: classReq, typ: typeCopyinstr}, desc[:])
-	n := 0
-	if e == 0 {
-		n = w.n
-		if i := bytes.IndexByte(w.buf[:w.n], 0); i >= 0 {
-			n = i + 1
-		}
-		copy(dst, w.buf[:n])
+	return s.start(ck, &wait{typ: typeCopyin, buf: dst, done: done},
+		header{class: classReq, typ: typeCopyin}, desc[:])
+}
+
+// StartCopyInStr asks the client for a NUL-terminated string of at most
+// len(dst) bytes at its address raddr. A string that does not fit arrives
+// as len(dst) bytes without a NUL and is passed on as such, for the kernel
+// to refuse with ENAMETOOLONG. The reply lands in a scratch buffer first
+// and reaches dst only once it is known to be well formed.
+func (s *Server) StartCopyInStr(ck Cookie, raddr uint64, dst []byte, done Done) Errno {
+	var desc [copyDescSize]byte
+	putCopyDesc(desc[:], uint64(len(dst)), raddr)
+	w := &wait{typ: typeCopyinstr, buf: make([]byte, len(dst)),
+		dst: dst, done: done}
+	return s.start(ck, w, header{class: classReq, typ: typeCopyinstr},
+		desc[:])
+}
+
+// StartAnonMmap asks the client to map size bytes of anonymous memory.
+func (s *Server) StartAnonMmap(ck Cookie, size uint64, done Done) Errno {
+	var req [anonReqSize]byte
+	order.PutUint64(req[:], size)
+	w := &wait{typ: typeAnonmmap, buf: make([]byte, anonRespSize),
+		done: done}
+	return s.start(ck, w, header{class: classReq, typ: typeAnonmmap},
+		req[:])
+}
+
+// result is what a Done delivers to a waiting goroutine.
+type result struct {
+	n uint64
+	e Errno
+}
+
+// await runs start with a Done that hands the outcome to the caller.
+func await(start func(Done) Errno) (uint64, Errno) {
+	ch := make(chan result, 1)
+	if e := start(func(n uint64, e Errno) { ch <- result{n, e} }); e != 0 {
+		return 0, e
 	}
-	w.buf = nil
-	waitPool.Put(w)
-	if e != 0 {
-		return 0, EFAULT
-	}
-	return n, 0
+	r := <-ch
+	return r.n, r.e
+}
+
+// CopyIn copies len(dst) bytes from the client's address raddr into dst,
+// waiting for the reply; see StartCopyIn.
+func (s *Server) CopyIn(ck Cookie, raddr uint64, dst []byte) Errno {
+	_, e := await(func(d Done) Errno {
+		return s.StartCopyIn(ck, raddr, dst, d)
+	})
+	return e
+}
+
+// CopyInStr copies a string from the client's address raddr into dst and
+// returns its length with the NUL, waiting for the reply; see
+// StartCopyInStr.
+func (s *Server) CopyInStr(ck Cookie, raddr uint64, dst []byte) (int, Errno) {
+	n, e := await(func(d Done) Errno {
+		return s.StartCopyInStr(ck, raddr, dst, d)
+	})
+	return int(n), e
+}
+
+// AnonMmap asks the client to map size bytes of anonymous memory and
+// returns the address, waiting for the reply. A NULL answer is ENOMEM,
+// anything else that goes wrong EFAULT.
+func (s *Server) AnonMmap(ck Cookie, size uint64) (uint64, Errno) {
+	return await(func(d Done) Errno {
+		return s.StartAnonMmap(ck, size, d)
+	})
 }
 
 // CopyOut writes src to the client's address raddr. The client does not
@@ -179,32 +242,6 @@ func (s *Server) CopyOut(ck Cookie, raddr uint64, src []byte) Errno {
 		return EFAULT
 	}
 	return 0
-}
-
-// AnonMmap asks the client to map size bytes of anonymous memory and
-// returns the address. A NULL answer is ENOMEM, anything else that goes
-// wrong EFAULT.
-func (s *Server) AnonMmap(ck Cookie, size uint64) (uint64, Errno) {
-	c := s.lookup(ck)
-	if c == nil {
-		return 0, EFAULT
-	}
-	w := waitPool.Get().(*wait)
-	var addr [anonRespSize]byte
-	w.typ, w.buf, w.n = typeAnonmmap, addr[:], 0
-	var req [anonReqSize]byte
-	order.PutUint64(req[:], size)
-	e := c.ask(w, header{class: classReq, typ: typeAnonmmap}, req[:])
-	w.buf = nil
-	waitPool.Put(w)
-	if e != 0 {
-		return 0, EFAULT
-	}
-	a := order.Uint64(addr[:])
-	if a == 0 {
-		return 0, ENOMEM
-	}
-	return a, 0
 }
 
 // Raise sends signal signo to the client. The client does not answer.
