@@ -54,3 +54,65 @@ type Kernel interface {
 	// while running it.
 	Syscall(pid int32, num int32, args []byte, tag uint64) SyscallResult
 }
+
+// maxControlCalls bounds the hypercall sequences other than system calls
+// (handshakes, prefork, exit, release, exec) that run at once. Each holds
+// an OS thread while it runs, and one may block on the kernel's virtual
+// CPUs; without a bound, thousands of clients leaving together would make
+// the runtime start a thread for each. System calls are bounded by the
+// worker limit instead.
+const maxControlCalls = 8
+
+// controlled is a Kernel whose control sequences wait for one of a few
+// slots; a waiting goroutine holds no thread.
+type controlled struct {
+	k     Kernel
+	slots chan struct{}
+}
+
+func newControlled(k Kernel) controlled {
+	return controlled{k: k, slots: make(chan struct{}, maxControlCalls)}
+}
+
+func (c controlled) enter() { c.slots <- struct{}{} }
+func (c controlled) leave() { <-c.slots }
+
+func (c controlled) NewGuest(ck Cookie, name []byte) (LWP, int32, Errno) {
+	c.enter()
+	defer c.leave()
+	return c.k.NewGuest(ck, name)
+}
+
+func (c controlled) Prefork(ck Cookie, parent LWP) (LWP, Errno) {
+	c.enter()
+	defer c.leave()
+	return c.k.Prefork(ck, parent)
+}
+
+func (c controlled) AdoptFork(ck Cookie, pre LWP) (LWP, int32, Errno) {
+	c.enter()
+	defer c.leave()
+	return c.k.AdoptFork(ck, pre)
+}
+
+func (c controlled) Release(l LWP) {
+	c.enter()
+	defer c.leave()
+	c.k.Release(l)
+}
+
+func (c controlled) Exit(l LWP) {
+	c.enter()
+	defer c.leave()
+	c.k.Exit(l)
+}
+
+func (c controlled) ExecNotify(l LWP, name []byte) {
+	c.enter()
+	defer c.leave()
+	c.k.ExecNotify(l, name)
+}
+
+func (c controlled) Syscall(pid, num int32, args []byte, tag uint64) SyscallResult {
+	return c.k.Syscall(pid, num, args, tag)
+}

@@ -52,7 +52,7 @@ func Start(k Kernel, cfg Config) (*Server, error) {
 		return nil, ErrnoOf(err)
 	}
 	s := &Server{
-		k:       k,
+		k:       newControlled(k),
 		cfg:     cfg,
 		log:     newLogger(cfg.Debug),
 		ep:      ep,
