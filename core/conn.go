@@ -93,6 +93,9 @@ func (c *conn) serve() {
 func (c *conn) readLoop() {
 	for {
 		h, err := c.fr.header()
+		if err == nil && h.len < headerSize {
+			err = errShortFrame
+		}
 		if err != nil {
 			c.lost(err)
 			return
@@ -232,7 +235,7 @@ func (c *conn) running(l LWP, pid int32) {
 // fork completes the handshake of a fork child: it claims the prefork named
 // by the cookie and makes it this connection's process.
 func (c *conn) fork(h header) error {
-	if h.bodyLen() != forkHSSize || h.len < headerSize {
+	if h.bodyLen() != forkHSSize {
 		return c.refuse(h, errMalformedRequest, true)
 	}
 	var b [forkHSSize]byte

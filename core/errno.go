@@ -3,7 +3,8 @@ package core
 import (
 	"errors"
 	"fmt"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Errno is an error number of the rump kernel, in NetBSD's numbering. It is
@@ -63,19 +64,19 @@ var errnoText = map[Errno]string{
 
 // hostErrno maps the host's errno values that socket setup can produce to
 // NetBSD's.
-var hostErrno = map[syscall.Errno]Errno{
-	syscall.EPERM: EPERM, syscall.ENOENT: ENOENT, syscall.EINTR: EINTR,
-	syscall.EIO: EIO, syscall.EBADF: EBADF, syscall.EAGAIN: EAGAIN,
-	syscall.ENOMEM: ENOMEM, syscall.EACCES: EACCES,
-	syscall.EFAULT: EFAULT, syscall.EBUSY: EBUSY,
-	syscall.EEXIST: EEXIST, syscall.ENOTDIR: ENOTDIR,
-	syscall.EINVAL: EINVAL, syscall.EMFILE: EMFILE,
-	syscall.ENOSPC: ENOSPC, syscall.EPIPE: EPIPE,
-	syscall.ERANGE: ERANGE, syscall.EAFNOSUPPORT: EAFNOSUPPORT,
-	syscall.EOPNOTSUPP: EOPNOTSUPP, syscall.EADDRINUSE: EADDRINUSE,
-	syscall.EADDRNOTAVAIL: EADDRNOTAVAIL, syscall.ENOTCONN: ENOTCONN,
-	syscall.ECONNREFUSED: ECONNREFUSED,
-	syscall.ENAMETOOLONG: ENAMETOOLONG, syscall.ENOSYS: ENOSYS,
+var hostErrno = map[unix.Errno]Errno{
+	unix.EPERM: EPERM, unix.ENOENT: ENOENT, unix.EINTR: EINTR,
+	unix.EIO: EIO, unix.EBADF: EBADF, unix.EAGAIN: EAGAIN,
+	unix.ENOMEM: ENOMEM, unix.EACCES: EACCES,
+	unix.EFAULT: EFAULT, unix.EBUSY: EBUSY,
+	unix.EEXIST: EEXIST, unix.ENOTDIR: ENOTDIR,
+	unix.EINVAL: EINVAL, unix.EMFILE: EMFILE,
+	unix.ENOSPC: ENOSPC, unix.EPIPE: EPIPE,
+	unix.ERANGE: ERANGE, unix.EAFNOSUPPORT: EAFNOSUPPORT,
+	unix.EOPNOTSUPP: EOPNOTSUPP, unix.EADDRINUSE: EADDRINUSE,
+	unix.EADDRNOTAVAIL: EADDRNOTAVAIL, unix.ENOTCONN: ENOTCONN,
+	unix.ECONNREFUSED: ECONNREFUSED,
+	unix.ENAMETOOLONG: ENAMETOOLONG, unix.ENOSYS: ENOSYS,
 }
 
 // ErrnoOf returns the NetBSD errno for err: err itself if it is an Errno,
@@ -89,7 +90,7 @@ func ErrnoOf(err error) Errno {
 	if errors.As(err, &e) {
 		return e
 	}
-	var he syscall.Errno
+	var he unix.Errno
 	if errors.As(err, &he) {
 		if n, ok := hostErrno[he]; ok {
 			return n

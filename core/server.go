@@ -8,8 +8,9 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Server is a running sysproxy server: a listener, its clients, the
@@ -116,12 +117,12 @@ func (s *Server) acceptLoop() {
 
 // acceptRetryable reports whether an accept error is a passing shortage.
 func acceptRetryable(err error) bool {
-	var en syscall.Errno
+	var en unix.Errno
 	if errors.As(err, &en) {
 		switch en {
-		case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS,
-			syscall.ENOMEM, syscall.ECONNABORTED, syscall.EINTR,
-			syscall.EAGAIN:
+		case unix.EMFILE, unix.ENFILE, unix.ENOBUFS,
+			unix.ENOMEM, unix.ECONNABORTED, unix.EINTR,
+			unix.EAGAIN:
 			return true
 		}
 	}
