@@ -2,8 +2,8 @@ package core
 
 import (
 	"bytes"
-	"crypto/rand"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -281,7 +281,7 @@ func (c *conn) preforkReq(h header) error {
 		return nil
 	}
 	var cookie [authSize]byte
-	if _, err := rand.Read(cookie[:]); err != nil {
+	if _, err := io.ReadFull(c.srv.random, cookie[:]); err != nil {
 		c.srv.k.Release(l)
 		c.sendError(h.reqno, errNoMem)
 		return nil

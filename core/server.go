@@ -1,8 +1,10 @@
 package core
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -22,7 +24,8 @@ type Server struct {
 	log    *logger
 	ep     endpoint
 	ln     net.Listener
-	banner []byte // immutable after Start
+	banner []byte    // immutable after Start
+	random io.Reader // immutable after Start; prefork cookies
 
 	nextID  atomic.Uint64 // last client cookie handed out; 0 is never used
 	nextTag atomic.Uint64 // last syscall tag handed out
@@ -39,6 +42,9 @@ type Server struct {
 	conns    sync.WaitGroup // one per connection until its teardown ends
 	acceptWG sync.WaitGroup // the accept loop
 }
+
+// randomSource makes prefork cookies; tests replace it.
+var randomSource io.Reader = rand.Reader
 
 // Start parses cfg.URL, listens on it and serves clients in the background
 // until Fini or Close. The returned error is an Errno (use ErrnoOf).
@@ -59,6 +65,7 @@ func Start(k Kernel, cfg Config) (*Server, error) {
 		ep:      ep,
 		ln:      ln,
 		banner:  makeBanner(cfg.OSType, cfg.OSRelease, cfg.Machine),
+		random:  randomSource,
 		clients: make(map[Cookie]*conn),
 	}
 	s.work.max = cfg.MaxWorker

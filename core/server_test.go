@@ -2,6 +2,7 @@ package core
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"net"
 	"os"
@@ -618,5 +619,24 @@ func TestQueueByteLimit(t *testing.T) {
 	a.close()
 	if !<-done {
 		t.Fatal("queued call failed")
+	}
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("no entropy") }
+
+func TestPreforkWithoutRandomness(t *testing.T) {
+	randomSource = failingReader{}
+	defer func() { randomSource = rand.Reader }()
+	s, k := testServer(t, nil)
+	c := dialServer(t, s)
+	c.guest("x")
+	f, ok := c.call(header{typ: typePrefork}, nil)
+	if !ok || f.h.class != classError || f.h.arg != errNoMem {
+		t.Fatalf("prefork without randomness: %+v", f.h)
+	}
+	if k.nprocs() != 1 {
+		t.Fatalf("%d processes: the prefork was not released", k.nprocs())
 	}
 }
