@@ -18,6 +18,9 @@ const (
 	DefaultMaxFrame         = defaultMaxBody + headerSize
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultPreforkTimeout   = 60 * time.Second
+	DefaultMaxPreforks      = 32
+	DefaultStallTimeout     = 10 * time.Second
+	DefaultMaxBacklog       = 4 << 20
 )
 
 // Config says where and how a server runs.
@@ -56,6 +59,17 @@ type Config struct {
 	// means half of MaxWorker.
 	MaxClientCalls int
 
+	// MaxPreforks bounds the unclaimed preforks of one client; more are
+	// answered with ERROR TRYAGAIN (EAGAIN from fork). Each holds a
+	// kernel process until a child claims it or it expires.
+	MaxPreforks int
+
+	// StallTimeout is how long a thread that is not running one of a
+	// client's own system calls may wait for that client to read its
+	// socket (once DefaultMaxBacklog bytes are queued for it) before
+	// the client is dropped.
+	StallTimeout time.Duration
+
 	// Debug receives one line per event when not nil.
 	Debug io.Writer
 }
@@ -68,6 +82,8 @@ const (
 	EnvPreforkTimeout   = "RUMPSP_PREFORK_TIMEOUT"   // Go duration or seconds
 	EnvMaxClients       = "RUMPSP_MAX_CLIENTS"       // count, 0 = unlimited
 	EnvMaxClientCalls   = "RUMPSP_MAX_CLIENT_CALLS"  // count
+	EnvMaxPreforks      = "RUMPSP_MAX_PREFORKS"      // count
+	EnvStallTimeout     = "RUMPSP_STALL_TIMEOUT"     // Go duration or seconds
 )
 
 // DefaultConfig returns the defaults, overridden by the RUMPSP_*
@@ -80,6 +96,8 @@ func DefaultConfig() Config {
 		MaxFrame:         DefaultMaxFrame,
 		HandshakeTimeout: DefaultHandshakeTimeout,
 		PreforkTimeout:   DefaultPreforkTimeout,
+		MaxPreforks:      DefaultMaxPreforks,
+		StallTimeout:     DefaultStallTimeout,
 	}
 	if v := os.Getenv(EnvDebug); v != "" && v != "0" {
 		c.Debug = os.Stderr
@@ -87,6 +105,8 @@ func DefaultConfig() Config {
 	envInt(EnvMaxFrame, &c.MaxFrame, headerSize)
 	envInt(EnvMaxClients, &c.MaxClients, 0)
 	envInt(EnvMaxClientCalls, &c.MaxClientCalls, 1)
+	envInt(EnvMaxPreforks, &c.MaxPreforks, 1)
+	envDuration(EnvStallTimeout, &c.StallTimeout)
 	envDuration(EnvHandshakeTimeout, &c.HandshakeTimeout)
 	envDuration(EnvPreforkTimeout, &c.PreforkTimeout)
 	return c
@@ -147,6 +167,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PreforkTimeout <= 0 {
 		c.PreforkTimeout = DefaultPreforkTimeout
+	}
+	if c.MaxPreforks <= 0 {
+		c.MaxPreforks = DefaultMaxPreforks
+	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = DefaultStallTimeout
 	}
 	return c
 }

@@ -274,6 +274,11 @@ func (c *conn) preforkReq(h header) error {
 	if err := c.fr.discard(h.bodyLen()); err != nil {
 		return err
 	}
+	if c.srv.prefork.count(c) >= c.srv.cfg.MaxPreforks {
+		c.srv.log.client(c.id, h.reqno, "prefork refused: too many")
+		c.sendError(h.reqno, errTryAgain)
+		return nil
+	}
 	l, e := c.srv.k.Prefork(c.id, c.main)
 	if e != 0 {
 		c.srv.log.client(c.id, h.reqno, "prefork rfork: %v", e)

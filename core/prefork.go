@@ -51,6 +51,13 @@ func (t *preforkTable) add(cookie [authSize]byte, l LWP, owner *conn) {
 	t.mu.Unlock()
 }
 
+// count returns the number of c's unclaimed preforks.
+func (t *preforkTable) count(c *conn) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(c.preforks)
+}
+
 // take removes and returns the prefork named by cookie, or nil.
 func (t *preforkTable) take(cookie [authSize]byte) *prefork {
 	t.mu.Lock()

@@ -640,3 +640,27 @@ func TestPreforkWithoutRandomness(t *testing.T) {
 		t.Fatalf("%d processes: the prefork was not released", k.nprocs())
 	}
 }
+
+func TestPreforkLimit(t *testing.T) {
+	s, k := testServer(t, func(c *Config) { c.MaxPreforks = 3 })
+	c := dialServer(t, s)
+	c.guest("forker")
+	var cookies [][authSize]byte
+	for i := 0; i < 3; i++ {
+		cookies = append(cookies, c.prefork())
+	}
+	f, ok := c.call(header{typ: typePrefork}, nil)
+	if !ok || f.h.class != classError || f.h.arg != errTryAgain {
+		t.Fatalf("fourth prefork: %+v", f.h)
+	}
+	if k.nprocs() != 4 {
+		t.Fatalf("%d processes", k.nprocs())
+	}
+	// Claiming one makes room for another.
+	ch := dialServer(t, s)
+	if f, ok := ch.handshake(hsFork, forkBody(cookies[0], false)); !ok ||
+		f.h.class != classResp {
+		t.Fatalf("fork: %+v", f.h)
+	}
+	c.prefork()
+}
