@@ -119,56 +119,59 @@ func waker(w C.uintptr_t) core.Done {
 }
 
 //export rumpsp_go_copyin_start
-func rumpsp_go_copyin_start(cookie C.uintptr_t, raddr C.uintptr_t,
-	laddr unsafe.Pointer, n C.size_t, w C.uintptr_t) C.int {
-	s := current()
-	if s == nil {
-		return C.int(core.EFAULT)
-	}
-	return transport(s.StartCopyIn(core.Cookie(cookie), uint64(raddr),
-		cbytes(laddr, n), waker(w)))
-}
-
-//export rumpsp_go_copyinstr_start
-func rumpsp_go_copyinstr_start(cookie C.uintptr_t, raddr C.uintptr_t,
-	laddr unsafe.Pointer, n C.size_t, w C.uintptr_t) C.int {
-	s := current()
-	if s == nil {
-		return C.int(core.EFAULT)
-	}
-	return transport(s.StartCopyInStr(core.Cookie(cookie), uint64(raddr),
-		cbytes(laddr, n), waker(w)))
-}
-
-//export rumpsp_go_copyout
-func rumpsp_go_copyout(cookie C.uintptr_t, raddr C.uintptr_t,
-	laddr unsafe.Pointer, n C.size_t) C.int {
-	s := current()
-	if s == nil {
-		return C.int(core.EFAULT)
-	}
-	return transport(s.CopyOut(core.Cookie(cookie), uint64(raddr),
-		cbytes(laddr, n)))
-}
-
-//export rumpsp_go_anonmmap_start
-func rumpsp_go_anonmmap_start(cookie C.uintptr_t, howmuch C.size_t,
+func rumpsp_go_copyin_start(cookie C.uintptr_t, tag C.uint64_t,
+	raddr C.uintptr_t, laddr unsafe.Pointer, n C.size_t,
 	w C.uintptr_t) C.int {
 	s := current()
 	if s == nil {
 		return C.int(core.EFAULT)
 	}
-	return transport(s.StartAnonMmap(core.Cookie(cookie),
-		uint64(howmuch), waker(w)))
+	return transport(s.StartCopyIn(core.Cookie(cookie), uint64(tag),
+		uint64(raddr), cbytes(laddr, n), waker(w)))
 }
 
-//export rumpsp_go_raise
-func rumpsp_go_raise(cookie C.uintptr_t, signo C.int) C.int {
+//export rumpsp_go_copyinstr_start
+func rumpsp_go_copyinstr_start(cookie C.uintptr_t, tag C.uint64_t,
+	raddr C.uintptr_t, laddr unsafe.Pointer, n C.size_t,
+	w C.uintptr_t) C.int {
 	s := current()
 	if s == nil {
 		return C.int(core.EFAULT)
 	}
-	return C.int(s.Raise(core.Cookie(cookie), int32(signo)))
+	return transport(s.StartCopyInStr(core.Cookie(cookie), uint64(tag),
+		uint64(raddr), cbytes(laddr, n), waker(w)))
+}
+
+//export rumpsp_go_copyout
+func rumpsp_go_copyout(cookie C.uintptr_t, tag C.uint64_t,
+	raddr C.uintptr_t, laddr unsafe.Pointer, n C.size_t) C.int {
+	s := current()
+	if s == nil {
+		return C.int(core.EFAULT)
+	}
+	return transport(s.CopyOut(core.Cookie(cookie), uint64(tag),
+		uint64(raddr), cbytes(laddr, n)))
+}
+
+//export rumpsp_go_anonmmap_start
+func rumpsp_go_anonmmap_start(cookie C.uintptr_t, tag C.uint64_t,
+	howmuch C.size_t, w C.uintptr_t) C.int {
+	s := current()
+	if s == nil {
+		return C.int(core.EFAULT)
+	}
+	return transport(s.StartAnonMmap(core.Cookie(cookie), uint64(tag),
+		uint64(howmuch), waker(w)))
+}
+
+//export rumpsp_go_raise
+func rumpsp_go_raise(cookie C.uintptr_t, tag C.uint64_t,
+	signo C.int) C.int {
+	s := current()
+	if s == nil {
+		return C.int(core.EFAULT)
+	}
+	return C.int(s.Raise(core.Cookie(cookie), uint64(tag), int32(signo)))
 }
 
 //export rumpsp_go_fini

@@ -197,8 +197,8 @@ rumpuser_sp_copyin(void *arg, const void *raddr, void *laddr, size_t len)
 	if (!rumpsp_started_p())
 		return RUMPSP_EFAULT;
 	rumpsp_hyp_cpu_release(&nlocks);
-	error = rumpsp_go_copyin_start((uintptr_t)arg, (uintptr_t)raddr,
-	    laddr, len, (uintptr_t)&w);
+	error = rumpsp_go_copyin_start((uintptr_t)arg, rumpsp_hyp_curtag(),
+	    (uintptr_t)raddr, laddr, len, (uintptr_t)&w);
 	if (error == 0)
 		error = rumpsp_wait(&w);
 	rumpsp_hyp_cpu_acquire(nlocks);
@@ -215,8 +215,8 @@ rumpuser_sp_copyinstr(void *arg, const void *raddr, void *laddr,
 	if (!rumpsp_started_p())
 		return RUMPSP_EFAULT;
 	rumpsp_hyp_cpu_release(&nlocks);
-	error = rumpsp_go_copyinstr_start((uintptr_t)arg, (uintptr_t)raddr,
-	    laddr, *len, (uintptr_t)&w);
+	error = rumpsp_go_copyinstr_start((uintptr_t)arg, rumpsp_hyp_curtag(),
+	    (uintptr_t)raddr, laddr, *len, (uintptr_t)&w);
 	if (error == 0 && (error = rumpsp_wait(&w)) == 0)
 		*len = (size_t)w.w_n;
 	rumpsp_hyp_cpu_acquire(nlocks);
@@ -231,8 +231,8 @@ rumpuser_sp_copyout(void *arg, const void *laddr, void *raddr, size_t dlen)
 	if (!rumpsp_started_p())
 		return RUMPSP_EFAULT;
 	rumpsp_hyp_cpu_release(&nlocks);
-	error = rumpsp_go_copyout((uintptr_t)arg, (uintptr_t)raddr,
-	    (void *)(uintptr_t)laddr, dlen);
+	error = rumpsp_go_copyout((uintptr_t)arg, rumpsp_hyp_curtag(),
+	    (uintptr_t)raddr, (void *)(uintptr_t)laddr, dlen);
 	rumpsp_hyp_cpu_acquire(nlocks);
 	return error;
 }
@@ -254,8 +254,8 @@ rumpuser_sp_anonmmap(void *arg, size_t howmuch, void **addr)
 	if (!rumpsp_started_p())
 		return RUMPSP_EFAULT;
 	rumpsp_hyp_cpu_release(&nlocks);
-	error = rumpsp_go_anonmmap_start((uintptr_t)arg, howmuch,
-	    (uintptr_t)&w);
+	error = rumpsp_go_anonmmap_start((uintptr_t)arg, rumpsp_hyp_curtag(),
+	    howmuch, (uintptr_t)&w);
 	if (error == 0 && (error = rumpsp_wait(&w)) == 0)
 		*addr = (void *)(uintptr_t)w.w_n;
 	rumpsp_hyp_cpu_acquire(nlocks);
@@ -270,7 +270,7 @@ rumpuser_sp_raise(void *arg, int signo)
 	if (!rumpsp_started_p())
 		return RUMPSP_EFAULT;
 	rumpsp_hyp_cpu_release(&nlocks);
-	error = rumpsp_go_raise((uintptr_t)arg, signo);
+	error = rumpsp_go_raise((uintptr_t)arg, rumpsp_hyp_curtag(), signo);
 	rumpsp_hyp_cpu_acquire(nlocks);
 	return error;
 }

@@ -33,8 +33,9 @@ var (
 // Reading: exactly one goroutine at a time holds the read role and is the
 // only one to touch fr. When it reads a system call it passes the role to
 // another goroutine and runs the call itself, so that the answer leaves on
-// the thread that received the request. Writing: any goroutine, one frame
-// at a time under wmu.
+// the thread that received the request. Writing: any goroutine, through
+// out, which keeps threads that do not work for this client from waiting
+// for it.
 type conn struct {
 	srv *Server
 	id  Cookie   // immutable
@@ -43,9 +44,7 @@ type conn struct {
 
 	readFn func() // c.readLoop, made once
 
-	wmu  sync.Mutex
-	wbuf [headerSize + sysRespSize]byte // guarded by wmu
-	werr error                          // guarded by wmu; first write error
+	out output
 
 	mu    sync.Mutex
 	cond  sync.Cond // on mu; signalled when syscalls drops
@@ -74,6 +73,7 @@ func newConn(s *Server, id Cookie, nc net.Conn) *conn {
 		refs: 1,
 	}
 	c.cond.L = &c.mu
+	c.out.init(nc, maxBacklog, s.cfg.StallTimeout)
 	c.readFn = c.readLoop
 	return c
 }
@@ -507,34 +507,18 @@ func (c *conn) unref() {
 	c.srv.forget(c)
 }
 
-// writeFrame sends one frame with the given header fields and body; it
-// fills in the length. Errors are remembered: once a write failed, the
+// writeFrame sends one frame from a thread that works for this client.
+// Errors are remembered by the output: once a write failed, the
 // connection is as good as lost and the reader will notice.
 func (c *conn) writeFrame(h header, body ...[]byte) error {
-	n := uint64(headerSize)
-	for _, b := range body {
-		n += uint64(len(b))
-	}
-	h.len = n
+	return c.writeFrameFrom(true, h, body...)
+}
 
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.werr != nil {
-		return c.werr
-	}
-	h.encode(c.wbuf[:])
-	var err error
-	if len(body) == 1 && len(body[0]) <= len(c.wbuf)-headerSize {
-		m := copy(c.wbuf[headerSize:], body[0])
-		_, err = c.nc.Write(c.wbuf[:headerSize+m])
-	} else {
-		bufs := make(net.Buffers, 0, 1+len(body))
-		bufs = append(bufs, c.wbuf[:headerSize])
-		bufs = append(bufs, body...)
-		_, err = bufs.WriteTo(c.nc)
-	}
-	if err != nil {
-		c.werr = err
+// writeFrameFrom sends one frame; own says whether the calling thread
+// works for this client, and so may wait for it to read.
+func (c *conn) writeFrameFrom(own bool, h header, body ...[]byte) error {
+	err := c.out.send(own, h, body...)
+	if err != nil && c.srv.log.on() {
 		c.srv.log.client(c.id, h.reqno, "write: %v", err)
 	}
 	return err
@@ -552,16 +536,8 @@ func (c *conn) sendHandshake(reqno uint64, e int32) {
 }
 
 func (c *conn) sendSyscall(reqno uint64, r SyscallResult) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.werr != nil {
-		return
-	}
-	header{len: headerSize + sysRespSize, reqno: reqno,
-		class: classResp, typ: typeSyscall}.encode(c.wbuf[:])
-	putSysResp(c.wbuf[headerSize:], r)
-	if _, err := c.nc.Write(c.wbuf[:]); err != nil {
-		c.werr = err
-		c.srv.log.client(c.id, reqno, "write: %v", err)
-	}
+	var b [sysRespSize]byte
+	putSysResp(b[:], r)
+	c.writeFrame(header{reqno: reqno, class: classResp, typ: typeSyscall},
+		b[:])
 }

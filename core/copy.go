@@ -52,10 +52,11 @@ func (w *wait) finish(n int, e Errno) {
 	}
 }
 
-// ask sends a request for w. If it returns an error, w is forgotten and
-// its done never called; otherwise done is called once the reply is in or
-// the connection is lost.
-func (c *conn) ask(w *wait, h header, body []byte) Errno {
+// ask sends a request for w; own says whether the calling thread works for
+// this client. If it returns an error, w is forgotten and its done never
+// called; otherwise done is called once the reply is in or the connection
+// is lost.
+func (c *conn) ask(own bool, w *wait, h header, body []byte) Errno {
 	c.mu.Lock()
 	if c.state != stateRunning {
 		c.mu.Unlock()
@@ -69,7 +70,7 @@ func (c *conn) ask(w *wait, h header, body []byte) Errno {
 	c.waiters[h.reqno] = w
 	c.mu.Unlock()
 
-	if err := c.writeFrame(h, body); err != nil {
+	if err := c.writeFrameFrom(own, h, body); err != nil {
 		c.mu.Lock()
 		mine := c.waiters[h.reqno] == w
 		if mine {
@@ -138,13 +139,25 @@ func (c *conn) reply(h header) error {
 	return nil
 }
 
-// start looks up the client and sends the request of w.
-func (s *Server) start(ck Cookie, w *wait, h header, body []byte) Errno {
+// owns reports whether tag names one of c's system calls, that is,
+// whether the thread that passed it works for c. Tag 0 is no call.
+func (c *conn) owns(tag uint64) bool {
+	if tag == 0 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.active[tag] != nil
+}
+
+// start looks up the client and sends the request of w for the thread
+// running the system call tag (0: a thread running none).
+func (s *Server) start(ck Cookie, tag uint64, w *wait, h header, body []byte) Errno {
 	c := s.lookup(ck)
 	if c == nil {
 		return EFAULT
 	}
-	if c.ask(w, h, body) != 0 {
+	if c.ask(c.owns(tag), w, h, body) != 0 {
 		return EFAULT
 	}
 	return 0
@@ -153,10 +166,15 @@ func (s *Server) start(ck Cookie, w *wait, h header, body []byte) Errno {
 // StartCopyIn asks the client for len(dst) bytes at its address raddr.
 // The reply is read straight into dst, which must stay valid until done
 // has been called. A non-zero result means done will not be called.
-func (s *Server) StartCopyIn(ck Cookie, raddr uint64, dst []byte, done Done) Errno {
+//
+// Here and in the other request methods, tag is the system call that the
+// calling thread runs (the tag Kernel.Syscall was given), 0 if none: a
+// thread that does not run one of this client's calls never waits for
+// the client to read its socket.
+func (s *Server) StartCopyIn(ck Cookie, tag, raddr uint64, dst []byte, done Done) Errno {
 	var desc [copyDescSize]byte
 	putCopyDesc(desc[:], uint64(len(dst)), raddr)
-	return s.start(ck, &wait{typ: typeCopyin, buf: dst, done: done},
+	return s.start(ck, tag, &wait{typ: typeCopyin, buf: dst, done: done},
 		header{class: classReq, typ: typeCopyin}, desc[:])
 }
 
@@ -165,22 +183,22 @@ func (s *Server) StartCopyIn(ck Cookie, raddr uint64, dst []byte, done Done) Err
 // as len(dst) bytes without a NUL and is passed on as such, for the kernel
 // to refuse with ENAMETOOLONG. The reply lands in a scratch buffer first
 // and reaches dst only once it is known to be well formed.
-func (s *Server) StartCopyInStr(ck Cookie, raddr uint64, dst []byte, done Done) Errno {
+func (s *Server) StartCopyInStr(ck Cookie, tag, raddr uint64, dst []byte, done Done) Errno {
 	var desc [copyDescSize]byte
 	putCopyDesc(desc[:], uint64(len(dst)), raddr)
 	w := &wait{typ: typeCopyinstr, buf: make([]byte, len(dst)),
 		dst: dst, done: done}
-	return s.start(ck, w, header{class: classReq, typ: typeCopyinstr},
+	return s.start(ck, tag, w, header{class: classReq, typ: typeCopyinstr},
 		desc[:])
 }
 
 // StartAnonMmap asks the client to map size bytes of anonymous memory.
-func (s *Server) StartAnonMmap(ck Cookie, size uint64, done Done) Errno {
+func (s *Server) StartAnonMmap(ck Cookie, tag, size uint64, done Done) Errno {
 	var req [anonReqSize]byte
 	order.PutUint64(req[:], size)
 	w := &wait{typ: typeAnonmmap, buf: make([]byte, anonRespSize),
 		done: done}
-	return s.start(ck, w, header{class: classReq, typ: typeAnonmmap},
+	return s.start(ck, tag, w, header{class: classReq, typ: typeAnonmmap},
 		req[:])
 }
 
@@ -202,9 +220,9 @@ func await(start func(Done) Errno) (uint64, Errno) {
 
 // CopyIn copies len(dst) bytes from the client's address raddr into dst,
 // waiting for the reply; see StartCopyIn.
-func (s *Server) CopyIn(ck Cookie, raddr uint64, dst []byte) Errno {
+func (s *Server) CopyIn(ck Cookie, tag, raddr uint64, dst []byte) Errno {
 	_, e := await(func(d Done) Errno {
-		return s.StartCopyIn(ck, raddr, dst, d)
+		return s.StartCopyIn(ck, tag, raddr, dst, d)
 	})
 	return e
 }
@@ -212,9 +230,9 @@ func (s *Server) CopyIn(ck Cookie, raddr uint64, dst []byte) Errno {
 // CopyInStr copies a string from the client's address raddr into dst and
 // returns its length with the NUL, waiting for the reply; see
 // StartCopyInStr.
-func (s *Server) CopyInStr(ck Cookie, raddr uint64, dst []byte) (int, Errno) {
+func (s *Server) CopyInStr(ck Cookie, tag, raddr uint64, dst []byte) (int, Errno) {
 	n, e := await(func(d Done) Errno {
-		return s.StartCopyInStr(ck, raddr, dst, d)
+		return s.StartCopyInStr(ck, tag, raddr, dst, d)
 	})
 	return int(n), e
 }
@@ -222,36 +240,36 @@ func (s *Server) CopyInStr(ck Cookie, raddr uint64, dst []byte) (int, Errno) {
 // AnonMmap asks the client to map size bytes of anonymous memory and
 // returns the address, waiting for the reply. A NULL answer is ENOMEM,
 // anything else that goes wrong EFAULT.
-func (s *Server) AnonMmap(ck Cookie, size uint64) (uint64, Errno) {
+func (s *Server) AnonMmap(ck Cookie, tag, size uint64) (uint64, Errno) {
 	return await(func(d Done) Errno {
-		return s.StartAnonMmap(ck, size, d)
+		return s.StartAnonMmap(ck, tag, size, d)
 	})
 }
 
 // CopyOut writes src to the client's address raddr. The client does not
 // answer; the frame is on its way when CopyOut returns.
-func (s *Server) CopyOut(ck Cookie, raddr uint64, src []byte) Errno {
+func (s *Server) CopyOut(ck Cookie, tag, raddr uint64, src []byte) Errno {
 	c := s.lookup(ck)
 	if c == nil {
 		return EFAULT
 	}
 	var desc [copyDescSize]byte
 	putCopyDesc(desc[:], uint64(len(src)), raddr)
-	if c.writeFrame(header{class: classReq, typ: typeCopyout,
-		reqno: c.reqno()}, desc[:], src) != nil {
+	if c.writeFrameFrom(c.owns(tag), header{class: classReq,
+		typ: typeCopyout, reqno: c.reqno()}, desc[:], src) != nil {
 		return EFAULT
 	}
 	return 0
 }
 
 // Raise sends signal signo to the client. The client does not answer.
-func (s *Server) Raise(ck Cookie, signo int32) Errno {
+func (s *Server) Raise(ck Cookie, tag uint64, signo int32) Errno {
 	c := s.lookup(ck)
 	if c == nil {
 		return EFAULT
 	}
-	if c.writeFrame(header{class: classReq, typ: typeRaise,
-		reqno: c.reqno(), arg: uint32(signo)}) != nil {
+	if c.writeFrameFrom(c.owns(tag), header{class: classReq,
+		typ: typeRaise, reqno: c.reqno(), arg: uint32(signo)}) != nil {
 		return EFAULT
 	}
 	return 0

@@ -19,6 +19,7 @@ const (
 	sysBlock  = 1000 // blocks until the process is told to exit
 	sysEcho   = 1001 // retval = first two argument words
 	sysName   = 1002 // copies the process name out to args[0]
+	sysAsync  = 1003 // like read, but the copyout runs on another goroutine
 )
 
 type fakeProc struct {
@@ -184,7 +185,7 @@ func (k *fakeKernel) Syscall(pid int32, num int32, args []byte, tag uint64) Sysc
 		r.Retval = [2]int64{int64(arg(0)), int64(arg(1))}
 	case sysWrite: // write(fd, buf, n): copies in, answers a checksum
 		buf := make([]byte, arg(2))
-		if e := k.srvp.Load().CopyIn(p.cookie, arg(1), buf); e != 0 {
+		if e := k.srvp.Load().CopyIn(p.cookie, tag, arg(1), buf); e != 0 {
 			k.setErr(e)
 			r.Errno = e
 			break
@@ -199,29 +200,39 @@ func (k *fakeKernel) Syscall(pid int32, num int32, args []byte, tag uint64) Sysc
 		for i := range buf {
 			buf[i] = byte(i % 251)
 		}
-		if e := k.srvp.Load().CopyOut(p.cookie, arg(1), buf); e != 0 {
+		if e := k.srvp.Load().CopyOut(p.cookie, tag, arg(1), buf); e != 0 {
 			r.Errno = e
 			break
 		}
 		r.Retval[0] = int64(len(buf))
 	case sysOpen: // open(path): answers the path length
 		buf := make([]byte, 17)
-		n, e := k.srvp.Load().CopyInStr(p.cookie, arg(0), buf)
+		n, e := k.srvp.Load().CopyInStr(p.cookie, tag, arg(0), buf)
 		if e != 0 {
 			k.setErr(e)
 			r.Errno = e
 			break
 		}
 		r.Retval[0] = int64(n)
+	case sysAsync: // a kernel I/O thread: no tag, the caller waits
+		buf := make([]byte, arg(2))
+		done := make(chan Errno)
+		go func() {
+			done <- k.srvp.Load().CopyOut(p.cookie, 0, arg(1), buf)
+		}()
+		if r.Errno = <-done; r.Errno != 0 {
+			k.setErr(r.Errno)
+		}
+		r.Retval[0] = int64(len(buf))
 	case sysName:
 		name := append([]byte(p.name), 0)
-		r.Errno = k.srvp.Load().CopyOut(p.cookie, arg(0), name)
+		r.Errno = k.srvp.Load().CopyOut(p.cookie, tag, arg(0), name)
 	case sysMmap:
-		a, e := k.srvp.Load().AnonMmap(p.cookie, arg(1))
+		a, e := k.srvp.Load().AnonMmap(p.cookie, tag, arg(1))
 		r.Errno = e
 		r.Retval[0] = int64(a)
 	case sysKill:
-		r.Errno = k.srvp.Load().Raise(p.cookie, int32(arg(1)))
+		r.Errno = k.srvp.Load().Raise(p.cookie, tag, int32(arg(1)))
 	case sysBlock:
 		k.blocked <- pid
 		<-wake

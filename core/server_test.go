@@ -560,14 +560,14 @@ func TestBanner(t *testing.T) {
 func TestCopyWithUnknownCookie(t *testing.T) {
 	s, _ := testServer(t, nil)
 	var b [4]byte
-	if s.CopyIn(77, 0, b[:]) != EFAULT || s.CopyOut(77, 0, b[:]) != EFAULT ||
-		s.Raise(77, 1) != EFAULT {
+	if s.CopyIn(77, 0, 0, b[:]) != EFAULT ||
+		s.CopyOut(77, 0, 0, b[:]) != EFAULT || s.Raise(77, 0, 1) != EFAULT {
 		t.Fatal("copy to unknown client")
 	}
-	if _, e := s.CopyInStr(77, 0, b[:]); e != EFAULT {
+	if _, e := s.CopyInStr(77, 0, 0, b[:]); e != EFAULT {
 		t.Fatal("copyinstr to unknown client")
 	}
-	if _, e := s.AnonMmap(77, 1); e != EFAULT {
+	if _, e := s.AnonMmap(77, 0, 1); e != EFAULT {
 		t.Fatal("anonmmap to unknown client")
 	}
 }
