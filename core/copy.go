@@ -247,7 +247,10 @@ func (s *Server) AnonMmap(ck Cookie, tag, size uint64) (uint64, Errno) {
 }
 
 // CopyOut writes src to the client's address raddr. The client does not
-// answer; the frame is on its way when CopyOut returns.
+// answer. When CopyOut returns, the frame is written, or (for a thread
+// that does not run one of the client's calls, see tag in StartCopyIn)
+// copied into the connection's queue ahead of anything sent later, so
+// src may be reused at once.
 func (s *Server) CopyOut(ck Cookie, tag, raddr uint64, src []byte) Errno {
 	c := s.lookup(ck)
 	if c == nil {
@@ -262,7 +265,8 @@ func (s *Server) CopyOut(ck Cookie, tag, raddr uint64, src []byte) Errno {
 	return 0
 }
 
-// Raise sends signal signo to the client. The client does not answer.
+// Raise sends signal signo to the client. The client does not answer;
+// tag is as for CopyOut.
 func (s *Server) Raise(ck Cookie, tag uint64, signo int32) Errno {
 	c := s.lookup(ck)
 	if c == nil {

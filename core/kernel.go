@@ -50,8 +50,9 @@ type Kernel interface {
 	// Syscall runs system call num with the argument block args in a
 	// new lwp of process pid and releases the lwp afterwards. If the
 	// lwp cannot be made, the result carries that error and retval[0]
-	// is -1. tag identifies the call to Fini if the kernel shuts down
-	// while running it.
+	// is -1. tag identifies the call: the thread running it passes tag
+	// back to the server's copy methods and to Fini, which tells the
+	// client's own threads from the kernel's other threads.
 	Syscall(pid int32, num int32, args []byte, tag uint64) SyscallResult
 }
 
