@@ -20,6 +20,7 @@ const (
 	sysEcho   = 1001 // retval = first two argument words
 	sysName   = 1002 // copies the process name out to args[0]
 	sysAsync  = 1003 // like read, but the copyout runs on another goroutine
+	sysAsyncP = 1004 // like sysAsync, with a pattern made from the address
 )
 
 type fakeProc struct {
@@ -216,6 +217,19 @@ func (k *fakeKernel) Syscall(pid int32, num int32, args []byte, tag uint64) Sysc
 		r.Retval[0] = int64(n)
 	case sysAsync: // a kernel I/O thread: no tag, the caller waits
 		buf := make([]byte, arg(2))
+		done := make(chan Errno)
+		go func() {
+			done <- k.srvp.Load().CopyOut(p.cookie, 0, arg(1), buf)
+		}()
+		if r.Errno = <-done; r.Errno != 0 {
+			k.setErr(r.Errno)
+		}
+		r.Retval[0] = int64(len(buf))
+	case sysAsyncP:
+		buf := make([]byte, arg(2))
+		for i := range buf {
+			buf[i] = byte(uint64(i)*31 + arg(1)>>12)
+		}
 		done := make(chan Errno)
 		go func() {
 			done <- k.srvp.Load().CopyOut(p.cookie, 0, arg(1), buf)

@@ -150,6 +150,12 @@ func (o *output) send(own bool, h header, body ...[]byte) error {
 	h.len = uint64(size)
 	h.encode(hb[:])
 	o.enqueueLocked(append([][]byte{hb[:]}, body...))
+	if !o.busy {
+		// The flusher may have emptied the queue and left while
+		// this writer waited for room.
+		o.busy = true
+		go o.flush()
+	}
 	return nil
 }
 
@@ -200,6 +206,10 @@ func (o *output) flush() {
 		o.mu.Lock()
 		if err != nil {
 			o.failLocked(err)
+			break
+		}
+		if o.err != nil {
+			// Dropped meanwhile; failLocked emptied the queue.
 			break
 		}
 		o.queue[0] = nil

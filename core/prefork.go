@@ -21,10 +21,17 @@ type prefork struct {
 // cookie in constant time, so that lookup timing tells a guesser nothing
 // about the secret half.
 type preforkTable struct {
-	srv *Server
-	mu  sync.Mutex
-	m   map[uint64]*prefork // guarded by mu; by cookieKey
+	srv     *Server
+	mu      sync.Mutex
+	m       map[uint64]*prefork // guarded by mu; by cookieKey
+	orphans []*prefork          // guarded by mu; of gone clients, oldest first
 }
+
+// maxOrphans bounds the preforks kept for clients that have disconnected.
+// Each client's own preforks are bounded by MaxPreforks while it is
+// connected; without this bound a client that reconnects over and over
+// could leave any number behind for the grace period.
+const maxOrphans = 256
 
 func (t *preforkTable) init(s *Server) {
 	t.srv = s
@@ -101,7 +108,8 @@ func (t *preforkTable) expire(pf *prefork) {
 
 // orphan shortens the life of the preforks of a client that disconnected.
 // They are not freed at once: a client that forks and exits at once (a
-// daemon) leaves its child to connect a moment later.
+// daemon) leaves its child to connect a moment later. Past maxOrphans,
+// the oldest orphans are released now.
 func (t *preforkTable) orphan(c *conn) {
 	grace := t.srv.cfg.HandshakeTimeout
 	t.mu.Lock()
@@ -110,8 +118,29 @@ func (t *preforkTable) orphan(c *conn) {
 			pf.deadline = time.Now().Add(grace)
 			pf.timer.Reset(grace)
 		}
+		t.orphans = append(t.orphans, pf)
+	}
+	live := t.orphans[:0]
+	for _, pf := range t.orphans {
+		if t.m[cookieKey(pf.cookie)] == pf {
+			live = append(live, pf)
+		}
+	}
+	clear(t.orphans[len(live):])
+	t.orphans = live
+	var drop []*prefork
+	for len(t.orphans) > maxOrphans {
+		pf := t.orphans[0]
+		t.orphans[0] = nil
+		t.orphans = t.orphans[1:]
+		t.dropLocked(pf)
+		drop = append(drop, pf)
 	}
 	t.mu.Unlock()
+	for _, pf := range drop {
+		t.srv.log.client(pf.owner.id, 0, "orphaned prefork dropped")
+		t.srv.k.Release(pf.lwp)
+	}
 }
 
 // closeAll releases every outstanding prefork.

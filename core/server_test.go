@@ -664,3 +664,24 @@ func TestPreforkLimit(t *testing.T) {
 	}
 	c.prefork()
 }
+
+func TestOrphanedPreforksBounded(t *testing.T) {
+	s, k := testServer(t, func(c *Config) { c.MaxPreforks = 100 })
+	for i := 0; i < 4; i++ {
+		c := dialServer(t, s)
+		c.guest("churn")
+		for j := 0; j < 100; j++ {
+			c.prefork()
+		}
+		c.close()
+	}
+	eventually(t, "orphans bounded", func() bool {
+		return k.nprocs() <= maxOrphans
+	})
+	s.prefork.mu.Lock()
+	n := len(s.prefork.m)
+	s.prefork.mu.Unlock()
+	if n != maxOrphans {
+		t.Fatalf("%d preforks kept, want %d", n, maxOrphans)
+	}
+}
