@@ -59,15 +59,6 @@ func cbytes(p unsafe.Pointer, n C.size_t) []byte {
 	return unsafe.Slice((*byte)(p), int(n))
 }
 
-// transport turns any failure of a copy request into EFAULT, which is all
-// the kernel needs to know: the client's memory cannot be reached.
-func transport(e core.Errno) C.int {
-	if e != 0 {
-		return C.int(core.EFAULT)
-	}
-	return 0
-}
-
 //export rumpsp_go_init
 func rumpsp_go_init(url, ostype, osrelease, machine *C.char,
 	maxworker, idleworker C.int) C.int {
@@ -107,13 +98,10 @@ func rumpsp_go_init(url, ostype, osrelease, machine *C.char,
 }
 
 // waker returns the Done that wakes the C thread waiting on the struct
-// rumpsp_wait at w. Every failure is EFAULT to the kernel but a failed
-// client mmap, which is ENOMEM.
+// rumpsp_wait at w. core hands it 0, EFAULT or (a failed client mmap)
+// ENOMEM, which are what the kernel expects.
 func waker(w C.uintptr_t) core.Done {
 	return func(n uint64, e core.Errno) {
-		if e != 0 && e != core.ENOMEM {
-			e = core.EFAULT
-		}
 		C.rumpsp_wait_done(w, C.uint64_t(n), C.int(e))
 	}
 }
@@ -126,7 +114,7 @@ func rumpsp_go_copyin_start(cookie C.uintptr_t, tag C.uint64_t,
 	if s == nil {
 		return C.int(core.EFAULT)
 	}
-	return transport(s.StartCopyIn(core.Cookie(cookie), uint64(tag),
+	return C.int(s.StartCopyIn(core.Cookie(cookie), uint64(tag),
 		uint64(raddr), cbytes(laddr, n), waker(w)))
 }
 
@@ -138,7 +126,7 @@ func rumpsp_go_copyinstr_start(cookie C.uintptr_t, tag C.uint64_t,
 	if s == nil {
 		return C.int(core.EFAULT)
 	}
-	return transport(s.StartCopyInStr(core.Cookie(cookie), uint64(tag),
+	return C.int(s.StartCopyInStr(core.Cookie(cookie), uint64(tag),
 		uint64(raddr), cbytes(laddr, n), waker(w)))
 }
 
@@ -149,7 +137,7 @@ func rumpsp_go_copyout(cookie C.uintptr_t, tag C.uint64_t,
 	if s == nil {
 		return C.int(core.EFAULT)
 	}
-	return transport(s.CopyOut(core.Cookie(cookie), uint64(tag),
+	return C.int(s.CopyOut(core.Cookie(cookie), uint64(tag),
 		uint64(raddr), cbytes(laddr, n)))
 }
 
@@ -160,7 +148,7 @@ func rumpsp_go_anonmmap_start(cookie C.uintptr_t, tag C.uint64_t,
 	if s == nil {
 		return C.int(core.EFAULT)
 	}
-	return transport(s.StartAnonMmap(core.Cookie(cookie), uint64(tag),
+	return C.int(s.StartAnonMmap(core.Cookie(cookie), uint64(tag),
 		uint64(howmuch), waker(w)))
 }
 

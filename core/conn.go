@@ -336,6 +336,7 @@ type job struct {
 	c     *conn
 	reqno uint64
 	num   int32
+	pid   int32 // the client's process, fixed by its handshake
 	tag   uint64
 	args  []byte
 }
@@ -371,6 +372,7 @@ func (c *conn) syscall(h header) (bool, error) {
 		c.mu.Unlock()
 		return false, c.tryAgain(j, bp, "client has too many calls")
 	}
+	j.pid = c.pid
 	c.refs++
 	c.syscalls++
 	if c.active == nil {
@@ -417,10 +419,7 @@ func (c *conn) tryAgain(j *job, bp *[]byte, why string) error {
 // answered it already.
 func (j *job) run() {
 	c := j.c
-	c.mu.Lock()
-	pid := c.pid
-	c.mu.Unlock()
-	r := c.srv.k.Syscall(pid, j.num, j.args, j.tag)
+	r := c.srv.k.Syscall(j.pid, j.num, j.args, j.tag)
 
 	c.mu.Lock()
 	_, pending := c.active[j.tag]
@@ -439,8 +438,7 @@ func (j *job) run() {
 	if c.syscalls == 0 && c.inExec {
 		c.cond.Broadcast()
 	}
-	c.mu.Unlock()
-	c.unref()
+	c.unrefLocked()
 }
 
 // answerFini answers the call with the given tag, or failing that the
@@ -493,6 +491,11 @@ func (c *conn) lost(err error) {
 // the connection.
 func (c *conn) unref() {
 	c.mu.Lock()
+	c.unrefLocked()
+}
+
+// unrefLocked is unref for a caller holding c.mu; it unlocks c.mu.
+func (c *conn) unrefLocked() {
 	c.refs--
 	last := c.refs == 0
 	main := c.main

@@ -152,7 +152,8 @@ func (c *conn) owns(tag uint64) bool {
 
 // start looks up the client and sends the request of w for the thread
 // running the system call tag (0: a thread running none).
-func (s *Server) start(ck Cookie, tag uint64, w *wait, h header, body []byte) Errno {
+func (s *Server) start(ck Cookie, tag uint64, w *wait, h header,
+	body []byte) Errno {
 	c := s.lookup(ck)
 	if c == nil {
 		return EFAULT
@@ -165,13 +166,15 @@ func (s *Server) start(ck Cookie, tag uint64, w *wait, h header, body []byte) Er
 
 // StartCopyIn asks the client for len(dst) bytes at its address raddr.
 // The reply is read straight into dst, which must stay valid until done
-// has been called. A non-zero result means done will not be called.
+// has been called. The result is 0, or EFAULT when the request could not
+// be sent; then done will not be called.
 //
 // Here and in the other request methods, tag is the system call that the
 // calling thread runs (the tag Kernel.Syscall was given), 0 if none: a
 // thread that does not run one of this client's calls never waits for
 // the client to read its socket.
-func (s *Server) StartCopyIn(ck Cookie, tag, raddr uint64, dst []byte, done Done) Errno {
+func (s *Server) StartCopyIn(ck Cookie, tag, raddr uint64, dst []byte,
+	done Done) Errno {
 	var desc [copyDescSize]byte
 	putCopyDesc(desc[:], uint64(len(dst)), raddr)
 	return s.start(ck, tag, &wait{typ: typeCopyin, buf: dst, done: done},
@@ -183,7 +186,8 @@ func (s *Server) StartCopyIn(ck Cookie, tag, raddr uint64, dst []byte, done Done
 // as len(dst) bytes without a NUL and is passed on as such, for the kernel
 // to refuse with ENAMETOOLONG. The reply lands in a scratch buffer first
 // and reaches dst only once it is known to be well formed.
-func (s *Server) StartCopyInStr(ck Cookie, tag, raddr uint64, dst []byte, done Done) Errno {
+func (s *Server) StartCopyInStr(ck Cookie, tag, raddr uint64, dst []byte,
+	done Done) Errno {
 	var desc [copyDescSize]byte
 	putCopyDesc(desc[:], uint64(len(dst)), raddr)
 	w := &wait{typ: typeCopyinstr, buf: make([]byte, len(dst)),
@@ -246,8 +250,8 @@ func (s *Server) AnonMmap(ck Cookie, tag, size uint64) (uint64, Errno) {
 	})
 }
 
-// CopyOut writes src to the client's address raddr. The client does not
-// answer. When CopyOut returns, the frame is written, or (for a thread
+// CopyOut writes src to the client's address raddr and returns 0 or
+// EFAULT. The client does not answer. When CopyOut returns, the frame is written, or (for a thread
 // that does not run one of the client's calls, see tag in StartCopyIn)
 // copied into the connection's queue ahead of anything sent later, so
 // src may be reused at once.
